@@ -1,0 +1,83 @@
+/*
+ * api: what every handler sees. A handler gets a struct ctx (the request,
+ * the authenticated principal, the path parameters) and fills ctx->res, or
+ * returns an error through api_fail(); app_handle() turns errors into the
+ * error envelope in one place. Handlers never touch FastCGI or mongoc.
+ */
+#ifndef DBAUDIT_API_H
+#define DBAUDIT_API_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api_err.h"
+#include "http.h"
+
+struct config;
+struct store;
+struct auth;
+struct principal;
+
+enum app_role { APP_ROLE_API, APP_ROLE_STREAM };
+
+/* Per-process state of a server: created once after start, used by every request. */
+struct app {
+	const struct config *cfg;   /* borrowed */
+	struct store *store;        /* owned */
+	struct auth *auth;          /* owned */
+	enum app_role role;
+	int64_t health_checked_ms;  /* monotonic time of the last store ping */
+	enum api_err health_last;
+};
+
+#define API_MAX_PARAMS 4
+
+struct ctx {
+	struct app *app;
+	const struct request *req;
+	const struct principal *who;          /* NULL on public routes */
+	const char *params[API_MAX_PARAMS];   /* path parameters, in pattern order */
+	size_t nparams;
+	struct response *res;
+	char msg[256];                        /* message of the error returned */
+	const char *reason;                   /* short reason code for the log */
+};
+
+typedef enum api_err (*api_handler)(struct ctx *c);
+
+/* Records the error message and returns e, so handlers can `return api_fail(...)`. */
+enum api_err api_fail(struct ctx *c, enum api_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Replaces res with the error envelope of e and msg (NULL: a generic sentence). */
+void api_error_response(struct response *res, enum api_err e, const char *msg);
+
+/*
+ * Parses the request body as one JSON object (duplicate keys rejected).
+ * On success *out is a new reference the caller releases. Errors (with the
+ * message set): 400 for an empty body, malformed JSON or a non-object.
+ */
+enum api_err api_body_object(struct ctx *c, json_t **out);
+
+/*
+ * Sets up app for role: opens the store handle (lazily connected) and the
+ * auth layer. Returns API_OK or an error after logging why.
+ */
+enum api_err app_init(struct app *app, const struct config *cfg, enum app_role role);
+
+/* Frees what app owns. */
+void app_cleanup(struct app *app);
+
+/*
+ * Serves one parsed request: route lookup (404 vs 405), authentication and
+ * scope check for non-public routes, the handler, the error envelope.
+ * Writes the access log line. res must be initialised by the caller.
+ */
+void app_handle(struct app *app, const struct request *req, struct response *res);
+
+/* Pings the store, answering from a cache younger than health_cache_ms. */
+enum api_err app_store_health(struct app *app);
+
+#endif

@@ -1,0 +1,15 @@
+/*
+ * api_handlers: every route handler, grouped by the api_<resource>.c file
+ * that defines it. routes.c puts them in the route table.
+ */
+#ifndef DBAUDIT_API_HANDLERS_H
+#define DBAUDIT_API_HANDLERS_H
+
+#include "api.h"
+
+/* api_health.c */
+enum api_err api_health_get(struct ctx *c);
+enum api_err api_swagger_get(struct ctx *c);
+enum api_err api_debug_sleep(struct ctx *c);
+
+#endif

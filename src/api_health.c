@@ -1,0 +1,48 @@
+/*
+ * api_health: the unauthenticated operational routes: health, the OpenAPI
+ * document, and (only when debug_routes is on, for tests) a slow request.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "api_handlers.h"
+#include "config.h"
+#include "openapi.h"
+#include "util/str.h"
+
+enum api_err api_health_get(struct ctx *c)
+{
+	enum api_err rc = app_store_health(c->app);
+
+	if (rc != API_OK)
+		return api_fail(c, API_ERR_UNAVAILABLE, "the store is unreachable");
+	http_response_json(c->res, 200,
+			   json_pack("{s:s,s:s,s:s}", "status", "ok", "store", "ok",
+				     "version", PACKAGE_VERSION));
+	return API_OK;
+}
+
+enum api_err api_swagger_get(struct ctx *c)
+{
+	c->res->status = 200;
+	c->res->raw = openapi_yaml;
+	c->res->raw_len = strlen(openapi_yaml);
+	c->res->content_type = "application/yaml";
+	return API_OK;
+}
+
+enum api_err api_debug_sleep(struct ctx *c)
+{
+	const char *v = http_query_get(c->req, "ms");
+	int64_t ms = 0;
+	struct timespec ts;
+
+	if (v == NULL || str_parse_int(v, 0, 10000, &ms) != 0)
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "ms must be an integer from 0 to 10000");
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) != 0)
+		;
+	http_response_json(c->res, 200, json_pack("{s:I}", "slept_ms", (json_int_t)ms));
+	return API_OK;
+}

@@ -1,0 +1,207 @@
+/*
+ * app: one request from parsed input to response: route, authenticate,
+ * check the scope, run the handler, and turn any error into the error
+ * envelope. This is the only place that maps api_err to HTTP.
+ */
+#include "api.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth.h"
+#include "config.h"
+#include "route.h"
+#include "store.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+static const struct {
+	int status;
+	const char *code;
+	const char *message;
+} errors[API_ERR__COUNT] = {
+	[API_OK] = { 200, "ok", "ok" },
+	[API_ERR_INVALID_PARAMETER] = { 400, "invalid_parameter", "The request is invalid." },
+	[API_ERR_UNAUTHORIZED] = { 401, "unauthorized", "Missing or invalid credentials." },
+	[API_ERR_FORBIDDEN] = { 403, "forbidden", "The credentials do not allow this request." },
+	[API_ERR_NOT_FOUND] = { 404, "not_found", "The resource does not exist." },
+	[API_ERR_METHOD_NOT_ALLOWED] = { 405, "method_not_allowed", "The method is not allowed on this resource." },
+	[API_ERR_CONFLICT] = { 409, "conflict", "The resource already exists." },
+	[API_ERR_PAYLOAD_TOO_LARGE] = { 413, "payload_too_large", "The request body is too large." },
+	[API_ERR_UNSUPPORTED_MEDIA] = { 415, "unsupported_media_type", "The Content-Type is not supported here." },
+	[API_ERR_UNPROCESSABLE] = { 422, "unprocessable_entity", "The request cannot be processed." },
+	[API_ERR_RATE_LIMITED] = { 429, "rate_limited", "Too many requests." },
+	[API_ERR_INTERNAL] = { 500, "internal_error", "An internal error occurred." },
+	[API_ERR_UNAVAILABLE] = { 503, "service_unavailable", "The service is temporarily unavailable." },
+};
+
+int api_err_status(enum api_err e)
+{
+	return e < API_ERR__COUNT ? errors[e].status : 500;
+}
+
+const char *api_err_code(enum api_err e)
+{
+	return e < API_ERR__COUNT ? errors[e].code : "internal_error";
+}
+
+enum api_err api_fail(struct ctx *c, enum api_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+void api_error_response(struct response *res, enum api_err e, const char *msg)
+{
+	json_t *body;
+
+	if (e >= API_ERR__COUNT || e == API_OK)
+		e = API_ERR_INTERNAL;
+	if (msg == NULL || msg[0] == '\0')
+		msg = errors[e].message;
+	body = json_pack("{s:{s:s,s:s?}}", "error", "code", errors[e].code, "message",
+			 msg);
+	if (body == NULL) /* msg was not valid UTF-8: never echo it */
+		body = json_pack("{s:{s:s,s:s}}", "error", "code", errors[e].code,
+				 "message", errors[e].message);
+	res->nheaders = 0;
+	http_response_json(res, errors[e].status, body);
+	if (e == API_ERR_UNAUTHORIZED)
+		http_response_header(res, "WWW-Authenticate", "Bearer realm=\"dbaudit\"");
+}
+
+enum api_err api_body_object(struct ctx *c, json_t **out)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	if (c->req->body == NULL || c->req->body_len == 0)
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "the request body is empty; a JSON object is expected");
+	j = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL)
+		return api_fail(c, API_ERR_INVALID_PARAMETER,
+				"the request body is not valid JSON (line %d, column %d)",
+				jerr.line, jerr.column);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "the request body must be a JSON object");
+	}
+	*out = j;
+	return API_OK;
+}
+
+enum api_err app_init(struct app *app, const struct config *cfg, enum app_role role)
+{
+	const char *why = NULL;
+	enum api_err rc;
+
+	memset(app, 0, sizeof(*app));
+	app->cfg = cfg;
+	app->role = role;
+	rc = store_open(cfg, &app->store, &why);
+	if (rc == API_OK)
+		rc = auth_create(cfg, app->store, &app->auth, &why);
+	if (rc != API_OK)
+		log_msg(LOG_ERROR, "startup failed: %s", why ? why : "unknown error");
+	return rc;
+}
+
+void app_cleanup(struct app *app)
+{
+	auth_free(app->auth);
+	store_free(app->store);
+	memset(app, 0, sizeof(*app));
+}
+
+enum api_err app_store_health(struct app *app)
+{
+	int64_t now = time_mono_ms();
+
+	if (app->health_checked_ms != 0 && app->health_last == API_OK &&
+	    now - app->health_checked_ms < app->cfg->health_cache_ms)
+		return API_OK;
+	app->health_last = store_ping(app->store);
+	app->health_checked_ms = time_mono_ms();
+	return app->health_last;
+}
+
+/* Whether the body's media type is one the route accepts. */
+static int media_type_ok(const struct request *req, const struct route *r)
+{
+	const char *ct = req->content_type;
+	size_t n;
+
+	if (req->body_len == 0)
+		return 1;
+	if (ct == NULL)
+		return 0;
+	n = strcspn(ct, "; ");
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return 1;
+	if ((r->flags & ROUTE_NDJSON) && n == 20 && strncasecmp(ct, "application/x-ndjson", 20) == 0)
+		return 1;
+	return 0;
+}
+
+void app_handle(struct app *app, const struct request *req, struct response *res)
+{
+	struct route_match m;
+	struct principal who;
+	struct ctx c;
+	enum api_err rc;
+	const char *route_name = "-";
+
+	memset(&c, 0, sizeof(c));
+	c.app = app;
+	c.req = req;
+	c.res = res;
+	rc = route_find(route_table, route_table_len, req->method, req->path,
+			app->cfg->debug_routes, &m);
+	if (rc == API_ERR_METHOD_NOT_ALLOWED) {
+		api_fail(&c, rc, "%s is not allowed here; allowed: %s", req->method, m.allow);
+	} else if (rc == API_ERR_NOT_FOUND) {
+		api_fail(&c, rc, "no such resource");
+	} else {
+		route_name = m.route->pattern;
+		memcpy(c.params, m.params, sizeof(c.params));
+		c.nparams = m.nparams;
+		if (m.route->scope != NULL) {
+			rc = auth_authenticate(app->auth, req, &who, &c.reason);
+			if (rc == API_OK && !(who.scopes & auth_scope_bit(m.route->scope))) {
+				c.reason = "scope_missing";
+				rc = api_fail(&c, API_ERR_FORBIDDEN, "this request needs the scope %s",
+					      m.route->scope);
+			} else if (rc == API_ERR_FORBIDDEN) {
+				api_fail(&c, rc, "the credentials carry no tenant");
+			} else if (rc == API_ERR_UNAVAILABLE) {
+				api_fail(&c, rc, "the store is unavailable; try again shortly");
+			}
+			if (rc == API_OK)
+				c.who = &who;
+		}
+		if (rc == API_OK && !media_type_ok(req, m.route))
+			rc = api_fail(&c, API_ERR_UNSUPPORTED_MEDIA,
+				      "Content-Type must be application/json%s",
+				      (m.route->flags & ROUTE_NDJSON) ? " or application/x-ndjson" : "");
+		if (rc == API_OK) {
+			rc = m.route->handler(&c);
+			if (rc == API_ERR_UNAVAILABLE && c.msg[0] == '\0')
+				api_fail(&c, rc, "the store is unavailable; try again shortly");
+		}
+	}
+	if (rc == API_ERR_METHOD_NOT_ALLOWED) {
+		api_error_response(res, rc, c.msg);
+		http_response_header(res, "Allow", "%s", m.allow);
+	} else if (rc != API_OK) {
+		/* 5xx messages come from us, never from a library. */
+		api_error_response(res, rc, rc == API_ERR_INTERNAL ? NULL : c.msg);
+	}
+	log_access(req->method, route_name, res->status,
+		   (double)(time_mono_ms() - req->started_ms),
+		   c.who ? c.who->id : NULL, c.reason);
+}

@@ -1,0 +1,55 @@
+/*
+ * config: the one configuration file (lines "key = value", '#' comments),
+ * every key overridable by the environment variable DBAUDIT_<KEY> (upper
+ * case). Unknown keys are an error, so a typo never goes unnoticed.
+ * docs/configuration.md lists every key.
+ */
+#ifndef DBAUDIT_CONFIG_H
+#define DBAUDIT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+	char *mongodb_uri;
+	char *mongodb_database;
+	char *write_concern;          /* "majority" or a number of nodes */
+	int64_t store_timeout_ms;     /* server selection, connect and socket */
+	char *jwt_hs256_secret_file;
+	char *jwt_rs256_keys;         /* "kid=/path.pem,kid2=/path2.pem" */
+	char *jwt_es256_keys;
+	char *jwt_issuer;
+	char *jwt_audience;
+	int64_t jwt_leeway_s;
+	char *crypto_key_file;        /* AES-256-GCM key for stored credentials */
+	char *crypto_key_id;
+	bool webhook_allow_private;
+	int64_t max_body_bytes;
+	int64_t key_cache_ttl_s;
+	int64_t health_cache_ms;
+	bool debug_routes;            /* test-only routes such as /v1/_debug/sleep */
+	char *log_level;
+};
+
+/*
+ * Loads defaults, then the file at path (NULL: defaults and environment
+ * only), then the environment. On failure writes a one-line reason to err
+ * and returns -1; the config must still be cleaned up.
+ */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+
+/* Frees every string of the config. */
+void config_cleanup(struct config *c);
+
+/*
+ * Resolves the config path from argv ("--config FILE" or "--config=FILE")
+ * or DBAUDIT_CONFIG. Returns NULL when neither is given.
+ */
+const char *config_path_from_args(int argc, char **argv);
+
+/* Reads a whole small file (a key or secret, at most 64 KiB) without its
+ * trailing newline. Returns a malloc'ed string or NULL. */
+char *config_read_file(const char *path, size_t *len);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * http: the request and response as the handlers see them, and the only
+ * code that talks FastCGI: reading the parameters and the body of an
+ * FCGX request, writing a status, headers and a body back.
+ */
+#ifndef DBAUDIT_HTTP_H
+#define DBAUDIT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <fcgiapp.h>
+#include <jansson.h>
+
+#include "api_err.h"
+
+#define HTTP_MAX_PATH 2048
+#define HTTP_MAX_QUERY_PARAMS 64
+#define HTTP_MAX_HEADERS 12
+#define HTTP_MAX_CREDENTIAL 8192
+
+struct query_param {
+	char *name;   /* owned, decoded */
+	char *value;  /* owned, decoded */
+};
+
+struct request {
+	const char *method;        /* borrowed from the FastCGI environment */
+	char *path;                /* owned, percent-decoded */
+	struct query_param query[HTTP_MAX_QUERY_PARAMS];
+	size_t nquery;
+	const char *content_type;  /* borrowed; NULL when absent */
+	const char *authorization; /* borrowed */
+	const char *api_key;       /* borrowed, X-Api-Key */
+	const char *request_id;    /* borrowed; nginx's $request_id */
+	const char *last_event_id; /* borrowed */
+	const char *remote_addr;   /* borrowed */
+	char *body;                /* owned, NUL-terminated; NULL when empty */
+	size_t body_len;
+	int64_t content_length;    /* -1 when absent or empty */
+	int64_t started_ms;        /* monotonic */
+};
+
+struct header {
+	char name[40];
+	char value[256];
+};
+
+struct response {
+	int status;
+	json_t *json;               /* owned body, serialised compactly */
+	const char *raw;            /* borrowed static body (e.g. the OpenAPI text) */
+	size_t raw_len;
+	const char *content_type;   /* for raw bodies; JSON otherwise */
+	struct header headers[HTTP_MAX_HEADERS];
+	size_t nheaders;
+};
+
+/* Empties req so that http_request_cleanup is always safe. */
+void http_request_init(struct request *req);
+
+/* Frees what req owns. */
+void http_request_cleanup(struct request *req);
+
+/*
+ * Fills req from a FastCGI environment (NULL-terminated "NAME=value"
+ * strings): method, strictly decoded path and query, the headers the API
+ * uses. Errors: API_ERR_INVALID_PARAMETER for bad percent-encoding, invalid
+ * UTF-8, a missing or over-long path, too many parameters or malformed
+ * Content-Length; API_ERR_PAYLOAD_TOO_LARGE when Content-Length exceeds
+ * max_body. *why receives a static sentence for the error message.
+ */
+enum api_err http_request_parse(struct request *req, char **envp,
+				int64_t max_body, const char **why);
+
+/*
+ * Reads exactly Content-Length bytes of body from in. Errors:
+ * API_ERR_INVALID_PARAMETER when the stream ends early or fails.
+ */
+enum api_err http_request_read_body(struct request *req, FCGX_Stream *in,
+				    const char **why);
+
+/* Last value of query parameter name, or NULL. */
+const char *http_query_get(const struct request *req, const char *name);
+
+/* Number of times name occurs in the query. */
+size_t http_query_count(const struct request *req, const char *name);
+
+/* Looks up a FastCGI parameter in envp. */
+const char *http_env_get(char **envp, const char *name);
+
+/* Empties res (status 200, no body). */
+void http_response_init(struct response *res);
+
+/* Frees the body res owns and empties it. */
+void http_response_cleanup(struct response *res);
+
+/* Adds a response header; silently drops it beyond HTTP_MAX_HEADERS. */
+void http_response_header(struct response *res, const char *name,
+			  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Sets a JSON body (ownership of body passes to res) and a status. */
+void http_response_json(struct response *res, int status, json_t *body);
+
+/*
+ * Serialises status line, headers (plus X-Request-ID when rid is set) and
+ * body into out. Returns 0, or -1 when memory runs out.
+ */
+struct buf;
+int http_response_serialise(const struct response *res, const char *rid,
+			    struct buf *out);
+
+/* Writes the serialised response to the FastCGI stream. Returns 0 or -1. */
+int http_response_write(const struct response *res, const char *rid,
+			FCGX_Stream *out);
+
+/* Reason phrase of a status code. */
+const char *http_reason(int status);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * dbaudit-admin: administration from the shell.
+ *
+ *   dbaudit-admin [--config FILE] migrate
+ *   dbaudit-admin [--config FILE] ping
+ *   dbaudit-admin [--config FILE] key create --tenant T[,T2...] --scopes S[,S2...]|all
+ *                                            [--name NAME] [--plan free|pro|enterprise]
+ *                                            [--expires-in DAYS]
+ *   dbaudit-admin [--config FILE] key list [--tenant T]
+ *   dbaudit-admin [--config FILE] key revoke KEY_ID
+ *
+ * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "config.h"
+#include "store.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "util/timeutil.h"
+
+struct admin {
+	struct config cfg;
+	struct store *store;
+};
+
+static int fail(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "dbaudit-admin: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int store_fail(enum api_err rc, const char *what)
+{
+	if (rc == API_ERR_UNAVAILABLE)
+		return fail("%s: the store is unreachable", what);
+	return fail("%s: the store refused the operation", what);
+}
+
+/* Value of "--name VALUE" among args, or NULL. Marks nothing; unknown flags are caught by the caller. */
+static const char *opt_value(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], name) == 0 && i + 1 < argc)
+			return argv[i + 1];
+	return NULL;
+}
+
+static int check_flags(int argc, char **argv, const char *const *allowed)
+{
+	for (int i = 0; i < argc; i += 2) {
+		int ok = 0;
+
+		for (const char *const *a = allowed; *a; a++)
+			if (strcmp(argv[i], *a) == 0)
+				ok = 1;
+		if (!ok)
+			return fail("unknown option %s", argv[i]);
+		if (i + 1 >= argc)
+			return fail("option %s needs a value", argv[i]);
+	}
+	return 0;
+}
+
+static int parse_tenants(const char *list, struct key_record *k)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	int rc = 0;
+
+	if (copy == NULL)
+		return fail("%s", "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!auth_tenant_valid(tok)) {
+			rc = fail("invalid tenant '%s' (1-64 of A-Z a-z 0-9 _ -)", tok);
+			break;
+		}
+		if (k->ntenants == AUTH_MAX_TENANTS) {
+			rc = fail("%s", "too many tenants (at most 16)");
+			break;
+		}
+		snprintf(k->tenants[k->ntenants++], sizeof(k->tenants[0]), "%s", tok);
+	}
+	free(copy);
+	if (rc == 0 && k->ntenants == 0)
+		rc = fail("%s", "--tenant needs at least one tenant");
+	return rc;
+}
+
+static int cmd_key_create(struct admin *ad, int argc, char **argv)
+{
+	static const char *const allowed[] = { "--tenant", "--scopes", "--name", "--plan",
+					       "--expires-in", NULL };
+	struct key_record k;
+	char token[AUTH_KEY_TOKEN_LEN];
+	const char *v;
+	enum api_err rc;
+	int plan;
+
+	memset(&k, 0, sizeof(k));
+	if (check_flags(argc, argv, allowed) != 0)
+		return 1;
+	if ((v = opt_value(argc, argv, "--tenant")) == NULL)
+		return fail("%s", "key create needs --tenant");
+	if (parse_tenants(v, &k) != 0)
+		return 1;
+	if ((v = opt_value(argc, argv, "--scopes")) == NULL)
+		return fail("%s", "key create needs --scopes");
+	if (auth_scopes_parse(v, ",", &k.scopes) != 0)
+		return fail("unknown scope in '%s'", v);
+	v = opt_value(argc, argv, "--plan");
+	plan = auth_plan_parse(v ? v : "free");
+	if (plan < 0)
+		return fail("unknown plan '%s' (free, pro, enterprise)", v);
+	k.plan = (enum plan)plan;
+	v = opt_value(argc, argv, "--name");
+	if (v != NULL && (strlen(v) > 128 || !str_utf8_valid(v, strlen(v))))
+		return fail("%s", "--name must be valid UTF-8, at most 128 bytes");
+	snprintf(k.name, sizeof(k.name), "%s", v ? v : "");
+	k.created_ms = time_now_ms();
+	if ((v = opt_value(argc, argv, "--expires-in")) != NULL) {
+		int64_t days;
+
+		if (str_parse_int(v, 1, 36500, &days) != 0)
+			return fail("--expires-in must be a number of days from 1 to 36500, not '%s'", v);
+		k.expires_ms = k.created_ms + days * 86400000;
+	}
+	if (auth_key_generate(token, k.key_id, k.hash) != 0)
+		return fail("%s", "the random number generator failed");
+	rc = store_key_insert(ad->store, &k);
+	if (rc != API_OK)
+		return store_fail(rc, "key create");
+	printf("%s\n", token);
+	return 0;
+}
+
+static void print_key(const struct key_record *k, void *arg)
+{
+	char scopes[512] = "", tenants[1200] = "", created[TIME_RFC3339_LEN];
+	const char *state = "active";
+	size_t n = 0;
+
+	(void)arg;
+	if (k->scopes == SCOPE_ALL) {
+		snprintf(scopes, sizeof(scopes), "all");
+	} else {
+		for (unsigned bit = 1; bit & SCOPE_ALL; bit <<= 1)
+			if (k->scopes & bit)
+				n += (size_t)snprintf(scopes + n, sizeof(scopes) - n, "%s%s",
+						      n ? "," : "", auth_scope_name(bit));
+	}
+	n = 0;
+	for (size_t i = 0; i < k->ntenants; i++)
+		n += (size_t)snprintf(tenants + n, sizeof(tenants) - n, "%s%s", i ? "," : "",
+				      k->tenants[i]);
+	if (k->revoked)
+		state = "revoked";
+	else if (k->expires_ms != 0 && k->expires_ms <= time_now_ms())
+		state = "expired";
+	time_format_rfc3339(k->created_ms, created);
+	printf("%s\ttenants=%s\tscopes=%s\tplan=%s\tname=%s\tstate=%s\tcreated=%s\n",
+	       k->key_id, tenants, scopes, auth_plan_name(k->plan),
+	       k->name[0] ? k->name : "-", state, created);
+}
+
+static int cmd_key_list(struct admin *ad, int argc, char **argv)
+{
+	static const char *const allowed[] = { "--tenant", NULL };
+	enum api_err rc;
+
+	if (check_flags(argc, argv, allowed) != 0)
+		return 1;
+	rc = store_key_list(ad->store, opt_value(argc, argv, "--tenant"), print_key, NULL);
+	return rc == API_OK ? 0 : store_fail(rc, "key list");
+}
+
+static int cmd_key_revoke(struct admin *ad, int argc, char **argv)
+{
+	enum api_err rc;
+
+	if (argc != 1)
+		return fail("%s", "usage: key revoke KEY_ID");
+	if (!str_is_prefixed_hex(argv[0], "key_", 16))
+		return fail("'%s' is not a key id (key_ and 16 hex digits)", argv[0]);
+	rc = store_key_revoke(ad->store, argv[0]);
+	if (rc == API_ERR_NOT_FOUND)
+		return fail("no key %s", argv[0]);
+	return rc == API_OK ? 0 : store_fail(rc, "key revoke");
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: dbaudit-admin [--config FILE] migrate | ping\n"
+		"       dbaudit-admin [--config FILE] key create --tenant T[,T2] --scopes S[,S2]|all\n"
+		"                     [--name NAME] [--plan free|pro|enterprise] [--expires-in DAYS]\n"
+		"       dbaudit-admin [--config FILE] key list [--tenant T]\n"
+		"       dbaudit-admin [--config FILE] key revoke KEY_ID\n");
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct admin ad;
+	char err[256];
+	const char *why = NULL;
+	int i = 1, rc = 1;
+
+	memset(&ad, 0, sizeof(ad));
+	log_init("admin", LOG_WARN);
+	if (i < argc && strcmp(argv[i], "--config") == 0)
+		i += 2;
+	else if (i < argc && strncmp(argv[i], "--config=", 9) == 0)
+		i += 1;
+	if (i >= argc)
+		return usage();
+	if (config_load(&ad.cfg, config_path_from_args(argc, argv), err, sizeof(err)) != 0) {
+		config_cleanup(&ad.cfg);
+		return fail("%s", err);
+	}
+	if (store_open(&ad.cfg, &ad.store, &why) != API_OK) {
+		rc = fail("%s", why);
+		goto out;
+	}
+	if (strcmp(argv[i], "migrate") == 0 && i + 1 == argc) {
+		enum api_err e = store_migrate(ad.store);
+
+		rc = e == API_OK ? 0 : store_fail(e, "migrate");
+	} else if (strcmp(argv[i], "ping") == 0 && i + 1 == argc) {
+		enum api_err e = store_ping(ad.store);
+
+		rc = e == API_OK ? 0 : store_fail(e, "ping");
+	} else if (strcmp(argv[i], "key") == 0 && i + 1 < argc) {
+		const char *sub = argv[i + 1];
+
+		if (strcmp(sub, "create") == 0)
+			rc = cmd_key_create(&ad, argc - i - 2, argv + i + 2);
+		else if (strcmp(sub, "list") == 0)
+			rc = cmd_key_list(&ad, argc - i - 2, argv + i + 2);
+		else if (strcmp(sub, "revoke") == 0)
+			rc = cmd_key_revoke(&ad, argc - i - 2, argv + i + 2);
+		else
+			rc = usage();
+	} else {
+		fprintf(stderr, "dbaudit-admin: unknown command\n");
+		rc = usage();
+	}
+out:
+	store_free(ad.store);
+	config_cleanup(&ad.cfg);
+	return rc;
+}

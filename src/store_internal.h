@@ -1,0 +1,46 @@
+/*
+ * store_internal: what store_*.c files share. Nothing outside store_*.c
+ * includes this header (it pulls in mongoc).
+ */
+#ifndef DBAUDIT_STORE_INTERNAL_H
+#define DBAUDIT_STORE_INTERNAL_H
+
+#include <mongoc/mongoc.h>
+
+#include "store.h"
+
+struct principal;
+
+#define STORE_MAX_COLLECTIONS 16
+
+struct store {
+	mongoc_client_t *client;
+	mongoc_database_t *db;
+	mongoc_write_concern_t *wc;         /* the configured durable write concern */
+	char *dbname;
+	struct {
+		const char *name;           /* static string */
+		mongoc_collection_t *coll;
+	} colls[STORE_MAX_COLLECTIONS];
+	size_t ncolls;
+};
+
+/* A collection handle, created on first use and kept for the process. */
+mongoc_collection_t *store_coll(struct store *s, const char *name);
+
+/*
+ * Translates a mongoc error into an api_err and logs it once with what was
+ * being done (never with a document's contents).
+ */
+enum api_err store_error(const bson_error_t *err, const char *what);
+
+/*
+ * Appends the tenant filter of p to q: tenant_id: {$in: [p's tenants]}.
+ * Every query that reads tenant data goes through this function.
+ */
+bool store_append_tenant_filter(bson_t *q, const struct principal *p);
+
+/* Options document {writeConcern: ...} for writes that must be durable. */
+bool store_append_write_concern(struct store *s, bson_t *opts);
+
+#endif

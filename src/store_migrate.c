@@ -1,0 +1,61 @@
+/*
+ * store_migrate: the collections and indexes the server relies on, as one
+ * table. `dbaudit-admin migrate` applies it; createIndexes is idempotent,
+ * so running it again changes nothing. docs/storage.md lists each index
+ * with the queries it serves.
+ */
+#include "store_internal.h"
+
+#include "util/log.h"
+
+struct index_spec {
+	const char *collection;
+	const char *name;
+	const char *keys;   /* JSON */
+	bool unique;
+};
+
+static const struct index_spec indexes[] = {
+	{ "api_keys", "key_id_1", "{\"key_id\": 1}", true },
+	{ "api_keys", "tenants_1", "{\"tenants\": 1}", false },
+};
+
+static enum api_err create_index(struct store *s, const struct index_spec *ix)
+{
+	bson_t cmd = BSON_INITIALIZER, arr, spec, reply;
+	bson_t *keys = NULL;
+	bson_error_t err;
+	enum api_err rc = API_OK;
+
+	keys = bson_new_from_json((const uint8_t *)ix->keys, -1, &err);
+	if (keys == NULL) {
+		log_msg(LOG_ERROR, "migrate: bad index spec %s", ix->name);
+		return API_ERR_INTERNAL;
+	}
+	BSON_APPEND_UTF8(&cmd, "createIndexes", ix->collection);
+	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
+	BSON_APPEND_DOCUMENT_BEGIN(&arr, "0", &spec);
+	BSON_APPEND_DOCUMENT(&spec, "key", keys);
+	BSON_APPEND_UTF8(&spec, "name", ix->name);
+	if (ix->unique)
+		BSON_APPEND_BOOL(&spec, "unique", true);
+	bson_append_document_end(&arr, &spec);
+	bson_append_array_end(&cmd, &arr);
+	if (!mongoc_database_write_command_with_opts(s->db, &cmd, NULL, &reply, &err))
+		rc = store_error(&err, "createIndexes");
+	bson_destroy(&reply);
+	bson_destroy(&cmd);
+	bson_destroy(keys);
+	return rc;
+}
+
+enum api_err store_migrate(struct store *s)
+{
+	for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+		enum api_err rc = create_index(s, &indexes[i]);
+
+		if (rc != API_OK)
+			return rc;
+	}
+	return API_OK;
+}

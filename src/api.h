@@ -62,6 +62,34 @@ void api_error_response(struct response *res, enum api_err e, const char *msg);
 enum api_err api_body_object(struct ctx *c, json_t **out);
 
 /*
+ * Reads query parameter name as an integer in [min, max]; absent gives def.
+ * A repeated parameter, a non-integer or an out-of-range value is a 400
+ * naming the parameter and its range: values are never clamped.
+ */
+enum api_err api_query_int(struct ctx *c, const char *name, int64_t min, int64_t max,
+			   int64_t def, int64_t *out);
+
+/*
+ * Reads query parameter name as a string of at most maxlen bytes; absent
+ * gives NULL. A repeated or over-long value is a 400.
+ */
+enum api_err api_query_str(struct ctx *c, const char *name, size_t maxlen, const char **out);
+
+/*
+ * Rejects query parameters that are not in the NULL-terminated list
+ * allowed, so a typo ("limt") is a 400 rather than silently ignored.
+ */
+enum api_err api_query_only(struct ctx *c, const char *const *allowed);
+
+/*
+ * The tenant a write lands in. requested is the body's tenant_id (NULL if
+ * absent). A principal with one tenant writes there (a different requested
+ * tenant is 403); one with several must name one of them (400 when absent,
+ * 403 when not its own). *out points into the principal.
+ */
+enum api_err api_write_tenant(struct ctx *c, const char *requested, const char **out);
+
+/*
  * Sets up app for role: opens the store handle (lazily connected) and the
  * auth layer. Returns API_OK or an error after logging why.
  */

@@ -13,11 +13,24 @@
 #include "config.h"
 #include "util/log.h"
 
+/* Routes mongoc's own log lines into ours, one JSON line each. */
+static void store_log_handler(mongoc_log_level_t level, const char *domain,
+			      const char *message, void *data)
+{
+	(void)data;
+	if (level <= MONGOC_LOG_LEVEL_ERROR)
+		log_msg(LOG_ERROR, "mongoc %s: %s", domain, message);
+	else if (level == MONGOC_LOG_LEVEL_WARNING && !strstr(message, "endSessions"))
+		log_msg(LOG_WARN, "mongoc %s: %s", domain, message);
+	/* FerretDB has no endSessions; info and debug lines are not ours to keep */
+}
+
 static void store_init_once(void)
 {
 	static int done;
 
 	if (!done) {
+		mongoc_log_set_handler(store_log_handler, NULL);
 		mongoc_init();
 		done = 1;
 	}

@@ -5,6 +5,7 @@
 #ifndef DBAUDIT_STORE_INTERNAL_H
 #define DBAUDIT_STORE_INTERNAL_H
 
+#include <jansson.h>
 #include <mongoc/mongoc.h>
 
 #include "store.h"
@@ -42,5 +43,18 @@ bool store_append_tenant_filter(bson_t *q, const struct principal *p);
 
 /* Options document {writeConcern: ...} for writes that must be durable. */
 bool store_append_write_concern(struct store *s, bson_t *opts);
+
+/*
+ * BSON to JSON for responses: dates become RFC 3339 strings, types the API
+ * never stores are skipped. Returns a new reference or NULL.
+ */
+json_t *store_bson_to_json(const bson_t *doc);
+json_t *store_iter_to_json(bson_iter_t *it);
+
+/*
+ * Appends JSON value v under key. Keys inside v must already be sanitised
+ * (no leading '$', no '.'); callers validate before they store.
+ */
+bool store_json_append(bson_t *b, const char *key, json_t *v);
 
 #endif

@@ -1,0 +1,77 @@
+/* api_util: parameter parsing shared by every handler. */
+#include <string.h>
+
+#include "api.h"
+#include "auth.h"
+#include "util/str.h"
+
+enum api_err api_query_int(struct ctx *c, const char *name, int64_t min, int64_t max,
+			   int64_t def, int64_t *out)
+{
+	const char *v = http_query_get(c->req, name);
+
+	if (v == NULL) {
+		*out = def;
+		return API_OK;
+	}
+	if (http_query_count(c->req, name) > 1)
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "%s is given more than once", name);
+	if (str_parse_int(v, min, max, out) != 0)
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "%s must be between %lld and %lld",
+				name, (long long)min, (long long)max);
+	return API_OK;
+}
+
+enum api_err api_query_str(struct ctx *c, const char *name, size_t maxlen, const char **out)
+{
+	const char *v = http_query_get(c->req, name);
+
+	*out = NULL;
+	if (v == NULL)
+		return API_OK;
+	if (http_query_count(c->req, name) > 1)
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "%s is given more than once", name);
+	if (strlen(v) > maxlen)
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "%s is longer than %zu bytes", name, maxlen);
+	*out = v;
+	return API_OK;
+}
+
+enum api_err api_query_only(struct ctx *c, const char *const *allowed)
+{
+	for (size_t i = 0; i < c->req->nquery; i++) {
+		const char *n = c->req->query[i].name;
+		const char *const *a;
+
+		for (a = allowed; *a != NULL; a++)
+			if (strcmp(*a, n) == 0)
+				break;
+		if (*a == NULL) {
+			if (strlen(n) > 64 || !str_utf8_valid(n, strlen(n)))
+				return api_fail(c, API_ERR_INVALID_PARAMETER, "unknown query parameter");
+			return api_fail(c, API_ERR_INVALID_PARAMETER, "unknown query parameter '%s'", n);
+		}
+	}
+	return API_OK;
+}
+
+enum api_err api_write_tenant(struct ctx *c, const char *requested, const char **out)
+{
+	const struct principal *p = c->who;
+
+	if (requested == NULL) {
+		if (p->ntenants == 1) {
+			*out = p->tenants[0];
+			return API_OK;
+		}
+		return api_fail(c, API_ERR_INVALID_PARAMETER,
+				"tenant_id is required: the credentials hold several tenants");
+	}
+	for (size_t i = 0; i < p->ntenants; i++) {
+		if (strcmp(p->tenants[i], requested) == 0) {
+			*out = p->tenants[i];
+			return API_OK;
+		}
+	}
+	return api_fail(c, API_ERR_FORBIDDEN, "the credentials do not hold that tenant_id");
+}

@@ -12,7 +12,7 @@
 
 struct principal;
 
-#define STORE_MAX_COLLECTIONS 16
+#define STORE_MAX_COLLECTIONS 32
 
 struct store {
 	mongoc_client_t *client;

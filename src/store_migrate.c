@@ -18,6 +18,26 @@ struct index_spec {
 static const struct index_spec indexes[] = {
 	{ "api_keys", "key_id_1", "{\"key_id\": 1}", true },
 	{ "api_keys", "tenants_1", "{\"tenants\": 1}", false },
+	/* events: docs/storage.md lists the queries each one serves */
+	{ "events", "seq_1", "{\"seq\": 1}", true },
+	{ "events", "xid_1", "{\"xid\": 1}", true },
+	{ "events", "tenant_ts", "{\"tenant_id\": 1, \"timestamp\": -1, \"seq\": -1}", false },
+	{ "events", "tenant_seq", "{\"tenant_id\": 1, \"seq\": 1}", false },
+	{ "events", "tenant_type_ts", "{\"tenant_id\": 1, \"type\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_sev_type_ts",
+	  "{\"tenant_id\": 1, \"severity\": 1, \"type\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_db_ts", "{\"tenant_id\": 1, \"database_id\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_user_ts",
+	  "{\"tenant_id\": 1, \"details.user\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_ip_ts",
+	  "{\"tenant_id\": 1, \"details.source_ip\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_session",
+	  "{\"tenant_id\": 1, \"details.session_id\": 1, \"seq\": -1}", false },
+	{ "events", "tenant_aid_ts", "{\"tenant_id\": 1, \"aid\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_dbname_ts",
+	  "{\"tenant_id\": 1, \"database_name\": 1, \"timestamp\": -1}", false },
+	{ "event_ranges", "hi_1", "{\"hi\": 1}", false },
+	{ "event_gaps", "p_1", "{\"p\": 1}", false },
 };
 
 static enum api_err create_index(struct store *s, const struct index_spec *ix)

@@ -227,7 +227,8 @@ enum api_err api_events_post(struct ctx *c)
 		goto out;
 	}
 	if (rc == API_OK)
-		rc = store_events_insert(c->app->store, ev, n, time_now_ms());
+		rc = store_events_insert(c->app->store, ev, n, time_now_ms(),
+					 c->app->cfg->cursor_gap_lease_ms);
 	if (rc == API_ERR_UNAVAILABLE) {
 		rc = api_fail(c, rc, "the events could not be stored durably; retry the batch "
 			      "(events with an external_id are never stored twice)");
@@ -371,8 +372,20 @@ static enum api_err list_cursor(struct ctx *c, const struct event_filter *f, int
 				    time_now_ms(), POLL_MAX_STEPS, &w);
 	if (rc != API_OK)
 		return rc;
-	if (after > w)
-		return api_fail(c, API_ERR_INVALID_PARAMETER, "cursor is ahead of the event stream");
+	if (after > w) {
+		/* A cursor handed out by another worker can be ahead of this
+		 * worker's view for a moment: nothing new yet. One never handed
+		 * out is beyond every allocated sequence. */
+		int64_t top = 0;
+
+		rc = store_events_allocated(c->app->store, &top);
+		if (rc != API_OK)
+			return rc;
+		if (after > top)
+			return api_fail(c, API_ERR_INVALID_PARAMETER,
+					"cursor is ahead of the event stream");
+		w = after;
+	}
 	rc = store_events_after(c->app->store, c->who, f, after, w, limit, &docs, &more);
 	if (rc != API_OK)
 		return rc;

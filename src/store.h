@@ -96,17 +96,19 @@ enum api_err store_events_check_databases(struct store *s, struct event_in *ev, 
 
 /*
  * Stores validated events durably (the configured write concern): one
- * commit sequence range per batch from the counter, one insert, then the
- * range's record for the watermark. An event whose id already exists
+ * block of commit sequences per batch, one insert, then the block's
+ * record for the watermark. An event whose id already exists
  * (same tenant and external_id, also within the batch) is not stored
  * again: ev[i].duplicate is set and ev[i].id is the stored event's id.
+ * lease_ms is cursor_gap_lease_ms (a writer done within 3/4 of it knows
+ * no tombstone can have taken its sequences).
  * API_OK means every event is stored or a duplicate. Errors mean the batch
  * is not acknowledged (some events may be stored; a retry with the same
  * external_ids stores nothing twice): API_ERR_UNAVAILABLE when the store is
  * unreachable or the outcome is unknown, API_ERR_INTERNAL otherwise.
  */
 enum api_err store_events_insert(struct store *s, struct event_in *ev, size_t n,
-				 int64_t now_ms);
+				 int64_t now_ms, int64_t lease_ms);
 
 /*
  * One page of the principal's events matching f, sorted on sort_field
@@ -132,16 +134,23 @@ enum api_err store_events_after(struct store *s, const struct principal *p,
  * Advances and returns the cursor watermark W: every commit sequence up to
  * W is decided (its event is stored, or it will never hold one), so a
  * reader that stops at W never misses an event that commits later. A
- * sequence left undecided for lease_ms is claimed with a tombstone. At
- * most max_steps range lookups are made; W is persisted (only raised).
+ * block left undecided for lease_ms is settled with tombstones. At most
+ * max_steps blocks are walked; W is persisted as a starting point.
  */
 enum api_err store_events_watermark(struct store *s, int64_t lease_ms, int64_t now_ms,
 				    int max_steps, int64_t *w);
 
-/* Allocates n sequences without storing anything (tests of the watermark). */
+/*
+ * Allocates a block for n events and stores nothing in it, as a writer
+ * that dies right after allocating would (tests of the watermark).
+ * [*lo, *hi] are the event sequences it holds.
+ */
 enum api_err store_events_allocate(struct store *s, int64_t n, int64_t *lo, int64_t *hi);
 
-/* Deletes the range and gap records the watermark has passed. */
+/* An upper bound of every sequence allocated so far. */
+enum api_err store_events_allocated(struct store *s, int64_t *seq);
+
+/* Drops the block and range records the watermark has passed. */
 enum api_err store_events_gc(struct store *s);
 
 /* The principal's event id as stored (JSON), or API_ERR_NOT_FOUND. */

@@ -36,8 +36,9 @@ static const struct index_spec indexes[] = {
 	{ "events", "tenant_aid_ts", "{\"tenant_id\": 1, \"aid\": 1, \"timestamp\": -1}", false },
 	{ "events", "tenant_dbname_ts",
 	  "{\"tenant_id\": 1, \"database_name\": 1, \"timestamp\": -1}", false },
-	{ "event_ranges", "hi_1", "{\"hi\": 1}", false },
-	{ "event_gaps", "p_1", "{\"p\": 1}", false },
+	{ "event_blocks", "k_1", "{\"k\": 1}", false },
+	{ "event_ranges", "k_1", "{\"k\": 1}", false },
+	{ "event_floors", "k_1", "{\"k\": 1}", false },
 };
 
 static enum api_err create_index(struct store *s, const struct index_spec *ix)

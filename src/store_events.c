@@ -373,6 +373,8 @@ static int64_t count_distinct(char **v, size_t n)
 {
 	int64_t d = 0;
 
+	if (n == 0)
+		return 0;
 	qsort(v, n, sizeof(*v), cmp_str);
 	for (size_t i = 0; i < n; i++)
 		if (i == 0 || strcmp(v[i], v[i - 1]) != 0)

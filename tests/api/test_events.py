@@ -428,3 +428,31 @@ def test_events_of_other_tenants_are_invisible(seeded, base_url, admin_bin):
 def test_get_refuses_query_parameters(seeded):
     c, ids = seeded
     assert c.get(f"/v1/events/{ids[0]}?expand=all").status_code == 400
+
+
+def test_openapi_documents_the_event_routes(api):
+    yaml = pytest.importorskip("yaml")
+    doc = yaml.safe_load(api("GET", "/swagger").text)
+    want = {("post", "/v1/events"): "write:events", ("get", "/v1/events"): "read:events",
+            ("get", "/v1/events/{id}"): "read:events",
+            ("get", "/api/v1/public/audit-activity"): "read:audit-activity",
+            ("get", "/api/v1/public/audit-activity/summary"): "read:audit-activity",
+            ("get", "/api/v1/public/audit-activity/{recordId}"): "read:audit-activity"}
+    for (method, path), scope in want.items():
+        assert doc["paths"][path][method]["x-required-scope"] == scope
+
+    def refs(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "$ref":
+                    yield v
+                else:
+                    yield from refs(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from refs(v)
+
+    for ref in refs(doc):
+        target = doc
+        for part in ref.lstrip("#/").split("/"):
+            target = target[part]

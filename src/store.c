@@ -109,6 +109,7 @@ void store_free(struct store *s)
 	mongoc_write_concern_destroy(s->wc);
 	mongoc_client_destroy(s->client);
 	free(s->dbname);
+	store_events_counts_free(s->event_counts);
 	free(s);
 }
 

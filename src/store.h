@@ -115,7 +115,8 @@ enum api_err store_events_insert(struct store *s, struct event_in *ev, size_t n,
  * (a stored field: "timestamp", "details.user", ...) with the commit
  * sequence as tie-breaker, skipping skip. *items receives a new array of
  * stored documents as JSON (dates as RFC 3339 strings). When total is not
- * NULL it receives the number of matching events.
+ * NULL it receives the number of matching events: exact, from a per-process
+ * cache while no event has been stored or invalidated since it was counted.
  */
 enum api_err store_events_list(struct store *s, const struct principal *p,
 			       const struct event_filter *f, const char *sort_field,
@@ -149,6 +150,14 @@ enum api_err store_events_allocate(struct store *s, int64_t n, int64_t *lo, int6
 
 /* An upper bound of every sequence allocated so far. */
 enum api_err store_events_allocated(struct store *s, int64_t *seq);
+
+/*
+ * Tells the caches that events changed other than by store_events_insert:
+ * whatever deletes or rewrites stored events (retention, a cascade) calls
+ * it after the change. (It allocates an empty block, which moves the
+ * version the cached totals of lists are checked against.)
+ */
+enum api_err store_events_invalidate(struct store *s);
 
 /* Drops the block and range records the watermark has passed. */
 enum api_err store_events_gc(struct store *s);

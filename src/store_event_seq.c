@@ -613,6 +613,29 @@ enum api_err store_events_watermark(struct store *s, int64_t lease_ms, int64_t n
 	return rc;
 }
 
+enum api_err store_events_version(struct store *s, int64_t *version, bool *settled)
+{
+	int64_t w = 0;
+	enum api_err rc = edge_k(s, BLOCKS, -1, version);
+
+	*settled = false;
+	if (rc == API_OK)
+		rc = watermark_read(s, &w);
+	if (rc == API_OK)
+		*settled = w > *version;
+	return rc;
+}
+
+enum api_err store_events_invalidate(struct store *s)
+{
+	int64_t k;
+	enum api_err rc = block_allocate(s, 0, time_now_ms(), &k);
+
+	if (rc == API_OK)
+		rc = range_record(s, k);
+	return rc;
+}
+
 enum api_err store_events_allocated(struct store *s, int64_t *seq)
 {
 	int64_t k;

@@ -24,6 +24,7 @@ struct store {
 		mongoc_collection_t *coll;
 	} colls[STORE_MAX_COLLECTIONS];
 	size_t ncolls;
+	struct event_counts *event_counts;  /* owned, store_events.c; NULL until used */
 };
 
 /* A collection handle, created on first use and kept for the process. */
@@ -71,6 +72,17 @@ enum api_err store_find_one(mongoc_collection_t *coll, const bson_t *q, const bs
 /* Runs a find and collects the documents as a new JSON array in *items. */
 enum api_err store_find_json(mongoc_collection_t *coll, const bson_t *q, const bson_t *opts,
 			     json_t **items, const char *what);
+
+/*
+ * The state of the events collection for caches: *version is the highest
+ * allocated event block (it changes whenever events are stored or
+ * store_events_invalidate runs), *settled whether every allocated block is
+ * decided (no insert is in flight).
+ */
+enum api_err store_events_version(struct store *s, int64_t *version, bool *settled);
+
+/* Frees the event count cache of a store. */
+void store_events_counts_free(struct event_counts *c);
 
 /* An integer field (int32, int64 or double) of doc, 0 when absent. */
 int64_t store_get_int(const bson_t *doc, const char *field);

@@ -24,7 +24,11 @@ def client(base_url, admin_bin):
 
 
 def poll_page(c, cursor, limit):
-    r = c.list(cursor=cursor, limit=limit)
+    for attempt in range(10):  # a poller retries a 503 with the same cursor
+        r = c.list(cursor=cursor, limit=limit)
+        if r.status_code != 503:
+            break
+        time.sleep(0.5)
     assert r.status_code == 200, r.text
     body = r.json()
     page = body["pagination"]

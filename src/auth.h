@@ -76,8 +76,15 @@ bool auth_has_tenant(const struct principal *p, const char *t);
 #define AUTH_KEY_TOKEN_LEN 86
 int auth_key_generate(char *token, char *key_id, char *hash_hex);
 
-/* SHA-256 hex (65 bytes with NUL) of s[0..n). */
-void auth_sha256_hex(const char *s, size_t n, char *out);
+/* SHA-256 hex (65 bytes with NUL) of s[0..n). Returns 0, or -1 (out = ""). */
+int auth_sha256_hex(const char *s, size_t n, char *out);
+
+/*
+ * Checks the shape of an API key token[0..n) ("dba_", 16 lowercase hex,
+ * "_", 64 lowercase hex) and writes its id "key_<16 hex>" to key_id
+ * (size >= 21). Returns 0, or -1 when token is not an API key.
+ */
+int auth_key_parse_id(const char *token, size_t n, char *key_id);
 
 struct auth;
 
@@ -92,7 +99,8 @@ enum api_err auth_create(const struct config *cfg, struct store *store,
 void auth_free(struct auth *a);
 
 /*
- * Authenticates req. API_OK fills *p. API_ERR_UNAUTHORIZED for missing,
+ * Authenticates req: "Authorization: Bearer <API key or JWT>", else
+ * "X-Api-Key: <API key>". API_OK fills *p. API_ERR_UNAUTHORIZED for missing,
  * malformed, unknown, revoked, expired or forged credentials;
  * API_ERR_FORBIDDEN for a valid token without tenant claims;
  * API_ERR_UNAVAILABLE when the key store cannot be reached. *reason gets a
@@ -101,7 +109,12 @@ void auth_free(struct auth *a);
 enum api_err auth_authenticate(struct auth *a, const struct request *req,
 			       struct principal *p, const char **reason);
 
-/* Writes pending last-used times of cached keys to the store (at most once a minute each). */
+/*
+ * Writes pending last-used times of cached keys to the store: called after
+ * every request, it scans the cache at most once a second and writes a key
+ * at most once a minute, so no request pays for a store write of its own.
+ * auth_free() writes whatever is still pending.
+ */
 void auth_flush(struct auth *a);
 
 #endif

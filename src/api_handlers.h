@@ -12,4 +12,7 @@ enum api_err api_health_get(struct ctx *c);
 enum api_err api_swagger_get(struct ctx *c);
 enum api_err api_debug_sleep(struct ctx *c);
 
+/* api_auth.c */
+enum api_err api_whoami_get(struct ctx *c);
+
 #endif

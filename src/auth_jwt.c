@@ -18,6 +18,7 @@
 #include "auth_jwt.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 #define JWT_MAX_SIG 512            /* RSA-4096 */
 #define JWT_MIN_HS_SECRET 32       /* RFC 7518 3.2: at least the hash size */
 #define JWT_MIN_RSA_BITS 2048
+#define JWT_CACHE_TOKEN_MAX 2048   /* longer tokens are verified every time */
 
 enum jwt_pin { PIN_HS256, PIN_RS256, PIN_ES256 };
 
@@ -55,6 +57,19 @@ struct jwt_key {
 	EVP_MAC_CTX *mac;            /* HS256: HMAC-SHA256 keyed with the secret */
 };
 
+/*
+ * A token that verified, kept so that its next uses cost a comparison
+ * instead of a signature check and two JSON parses. The same bytes always
+ * verify the same way (the keys are fixed for the life of the process);
+ * only the time claims are checked again.
+ */
+struct jwt_cache_entry {
+	size_t len;                  /* 0: empty */
+	int64_t exp, nbf;            /* nbf INT64_MIN when absent */
+	struct principal p;
+	char token[JWT_CACHE_TOKEN_MAX];
+};
+
 struct auth_jwt {
 	struct jwt_key keys[JWT_MAX_KEYS];
 	size_t nkeys;
@@ -63,6 +78,8 @@ struct auth_jwt {
 	char *issuer;
 	char *audience;
 	int64_t leeway_s;
+	struct jwt_cache_entry *cache;   /* ncache entries, or NULL */
+	size_t ncache;
 	unsigned char scratch[AUTH_JWT_MAX_LEN];   /* decoded payload */
 };
 
@@ -84,6 +101,10 @@ void auth_jwt_free(struct auth_jwt *j)
 		key_cleanup(&j->keys[i]);
 	EVP_MD_CTX_free(j->md);
 	EVP_MD_free(j->sha256);
+	if (j->cache != NULL) {
+		OPENSSL_cleanse(j->cache, j->ncache * sizeof(*j->cache));
+		free(j->cache);
+	}
 	free(j->issuer);
 	free(j->audience);
 	free(j);
@@ -251,6 +272,12 @@ enum api_err auth_jwt_create(const struct config *cfg, struct auth_jwt **out, co
 	j->issuer = strdup(cfg->jwt_issuer ? cfg->jwt_issuer : "");
 	j->audience = strdup(cfg->jwt_audience ? cfg->jwt_audience : "");
 	j->leeway_s = cfg->jwt_leeway_s;
+	j->ncache = cfg->jwt_cache_entries > 0 ? (size_t)cfg->jwt_cache_entries : 0;
+	if (j->ncache > 0 && (j->cache = calloc(j->ncache, sizeof(*j->cache))) == NULL) {
+		auth_jwt_free(j);
+		*why = "out of memory";
+		return API_ERR_INTERNAL;
+	}
 	if (j->sha256 == NULL || j->md == NULL || j->issuer == NULL || j->audience == NULL) {
 		auth_jwt_free(j);
 		*why = "cannot set up SHA-256";
@@ -282,20 +309,18 @@ fail:
 
 /* ------------------------------------------------------------ decoding */
 
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
+/* Value of each base64url character plus one; 0 for any other byte. */
+static const unsigned char b64url_values[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+	['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+	['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
+	['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
+	['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
+	['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
+	['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
+};
 
 /*
  * Strict base64url without padding (RFC 7515 2): any other character, a
@@ -310,11 +335,11 @@ static long b64url_decode(const char *in, size_t n, unsigned char *out, size_t c
 	if (n % 4 == 1 || (n / 4) * 3 + (n % 4 ? n % 4 - 1 : 0) > cap)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int v = b64url_value((unsigned char)in[i]);
+		unsigned v = b64url_values[(unsigned char)in[i]];
 
-		if (v < 0)
+		if (v == 0)
 			return -1;
-		acc = (acc << 6) | (uint32_t)v;
+		acc = (acc << 6) | (v - 1);
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
@@ -467,7 +492,8 @@ static enum api_err signature_check(struct auth_jwt *j, json_t *header, const ch
 
 /* ------------------------------------------------------------ claims */
 
-static enum api_err claim_times(struct auth_jwt *j, json_t *claims, const char **reason)
+static enum api_err claim_times(struct auth_jwt *j, json_t *claims, int64_t *exp_out,
+				int64_t *nbf_out, const char **reason)
 {
 	json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
 	json_t *iat = json_object_get(claims, "iat");
@@ -491,6 +517,8 @@ static enum api_err claim_times(struct auth_jwt *j, json_t *claims, const char *
 		*reason = "jwt_not_yet_valid";
 		return API_ERR_UNAUTHORIZED;
 	}
+	*exp_out = json_integer_value(exp);
+	*nbf_out = nbf != NULL ? json_integer_value(nbf) : INT64_MIN;
 	return API_OK;
 }
 
@@ -616,14 +644,14 @@ static enum api_err claim_tenants(json_t *claims, struct principal *p, const cha
 }
 
 static enum api_err claims_check(struct auth_jwt *j, json_t *claims, struct principal *p,
-				 const char **reason)
+				 int64_t *exp, int64_t *nbf, const char **reason)
 {
 	json_t *iss = json_object_get(claims, "iss"), *plan = json_object_get(claims, "plan");
 	const char *sub = json_string_value(json_object_get(claims, "sub"));
 	enum api_err rc;
 	int pl = PLAN_FREE;
 
-	rc = claim_times(j, claims, reason);
+	rc = claim_times(j, claims, exp, nbf, reason);
 	if (rc != API_OK)
 		return rc;
 	if (!json_is_string(iss) || strcmp(json_string_value(iss), j->issuer) != 0) {
@@ -658,6 +686,34 @@ static enum api_err claims_check(struct auth_jwt *j, json_t *claims, struct prin
 
 /* ------------------------------------------------------------ verify */
 
+/* The cache slot of token (picked by its last bytes, the signature's), or NULL. */
+static struct jwt_cache_entry *cache_slot(struct auth_jwt *j, const char *token, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	if (j->ncache == 0 || n > JWT_CACHE_TOKEN_MAX)
+		return NULL;
+	for (size_t i = n > 16 ? n - 16 : 0; i < n; i++)
+		h = (h ^ (unsigned char)token[i]) * 16777619u;
+	return &j->cache[h % j->ncache];
+}
+
+/*
+ * Whether slot holds exactly token and its time claims still hold. The
+ * comparison is constant-time: timing never tells how much of a cached
+ * token a guess got right.
+ */
+static bool cache_hit(struct auth_jwt *j, const struct jwt_cache_entry *slot,
+		      const char *token, size_t n)
+{
+	int64_t now;
+
+	if (slot->len != n || CRYPTO_memcmp(slot->token, token, n) != 0)
+		return false;
+	now = time_now_coarse_ms() / 1000;
+	return slot->exp > now - j->leeway_s && slot->nbf <= now + j->leeway_s;
+}
+
 enum api_err auth_jwt_verify(struct auth_jwt *j, const char *token,
 			     struct principal *p, const char **reason)
 {
@@ -665,6 +721,8 @@ enum api_err auth_jwt_verify(struct auth_jwt *j, const char *token,
 	json_t *header = NULL, *claims = NULL;
 	const char *dot1, *dot2;
 	size_t n = strnlen(token, AUTH_JWT_MAX_LEN + 1);
+	struct jwt_cache_entry *slot;
+	int64_t exp = 0, nbf = 0;
 	enum api_err rc;
 
 	if (n > AUTH_JWT_MAX_LEN) {
@@ -682,6 +740,11 @@ enum api_err auth_jwt_verify(struct auth_jwt *j, const char *token,
 		*reason = "jwt_no_key";
 		return API_ERR_UNAUTHORIZED;
 	}
+	slot = cache_slot(j, token, n);
+	if (slot != NULL && cache_hit(j, slot, token, n)) {
+		*p = slot->p;
+		return API_OK;
+	}
 	rc = segment_parse(token, (size_t)(dot1 - token), hbuf, sizeof(hbuf), &header, reason);
 	if (rc != API_OK)
 		goto out;
@@ -693,7 +756,14 @@ enum api_err auth_jwt_verify(struct auth_jwt *j, const char *token,
 	rc = segment_parse(dot1 + 1, (size_t)(dot2 - dot1 - 1), j->scratch, sizeof(j->scratch),
 			   &claims, reason);
 	if (rc == API_OK)
-		rc = claims_check(j, claims, p, reason);
+		rc = claims_check(j, claims, p, &exp, &nbf, reason);
+	if (rc == API_OK && slot != NULL) {
+		memcpy(slot->token, token, n);
+		slot->len = n;
+		slot->exp = exp;
+		slot->nbf = nbf;
+		slot->p = *p;
+	}
 out:
 	json_decref(header);
 	json_decref(claims);

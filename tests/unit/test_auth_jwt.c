@@ -807,6 +807,49 @@ static void test_config_errors(void **state)
 	assert_int_equal(reload(), API_OK);
 }
 
+/* The verified-token cache: time claims are checked on every use, and only identical bytes hit. */
+static void test_cache(void **state)
+{
+	struct principal p;
+	const char *why;
+	char *c = claims(600, ""), *tok, *c2, *tok2, *c3, *tok3;
+
+	(void)state;
+	tok = mint(RS, F->rsa, RS256_R1, c);
+	assert_int_equal(verify(tok, &p, &why), API_OK);
+	assert_int_equal(verify(tok, &p, &why), API_OK);   /* from the cache */
+	assert_string_equal(p.id, "jwt:user-1");
+	assert_string_equal(p.tenants[0], "acme");
+	/* the cached token's signature on another payload: same slot, no hit */
+	c2 = claims(600, "\"tenants\":[\"victim\"]");
+	tok2 = mint(RS, F->rsa, RS256_R1, c2);
+	memcpy(strrchr(tok2, '.'), strrchr(tok, '.'), strlen(strrchr(tok, '.')) + 1);
+	assert_int_equal(verify(tok2, &p, &why), API_ERR_UNAUTHORIZED);
+	assert_string_equal(why, "jwt_bad_signature");
+	/* a token that expires while cached is refused */
+	F->cfg.jwt_leeway_s = 0;
+	assert_int_equal(reload(), API_OK);
+	c3 = claims(2, "");
+	tok3 = mint(HS, NULL, HS256, c3);
+	assert_int_equal(verify(tok3, &p, &why), API_OK);
+	assert_int_equal(verify(tok3, &p, &why), API_OK);
+	sleep(3);
+	assert_int_equal(verify(tok3, &p, &why), API_ERR_UNAUTHORIZED);
+	assert_string_equal(why, "jwt_expired");
+	/* no cache at all */
+	F->cfg.jwt_cache_entries = 0;
+	assert_int_equal(reload(), API_OK);
+	assert_int_equal(verify(tok, &p, &why), API_OK);
+	assert_int_equal(verify(tok, &p, &why), API_OK);
+	F->cfg.jwt_cache_entries = 128;
+	free(tok);
+	free(tok2);
+	free(tok3);
+	free(c);
+	free(c2);
+	free(c3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -831,6 +874,7 @@ int main(void)
 		cmocka_unit_test_setup(test_kid, all_keys),
 		cmocka_unit_test_setup(test_malformed, all_keys),
 		cmocka_unit_test_setup(test_config_errors, all_keys),
+		cmocka_unit_test_setup(test_cache, all_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

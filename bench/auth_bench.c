@@ -40,6 +40,7 @@
 #include "http.h"
 #include "store.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/timeutil.h"
 
 #define SECRET "bench-secret-0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -366,8 +367,8 @@ int main(int argc, char **argv)
 	char err[256], dir[] = "/tmp/dbaudit-auth-bench-XXXXXX", path[128], list[300], cmd[128];
 	char *in_hs, *in_rs, *in_es;
 	const char *why = NULL;
-	double secs = argc > 1 ? atof(argv[1]) : 1.0;
-	int rounds = argc > 2 ? atoi(argv[2]) : 3;
+	double secs = argc > 1 ? strtod(argv[1], NULL) : 1.0;
+	int64_t rounds = 3;
 	const char *only = argc > 3 ? argv[3] : NULL;
 	cpu_set_t one;
 	EVP_PKEY *rsa = EVP_RSA_gen(2048), *ec = EVP_EC_gen("P-256");
@@ -387,8 +388,8 @@ int main(int argc, char **argv)
 	enum { NCASES = sizeof(cases) / sizeof(cases[0]) };
 	double best[NCASES][2] = { { 0 } };
 
-	if (secs <= 0 || rounds <= 0)
-		die("usage: auth_bench [seconds per case] [rounds]");
+	if (!(secs > 0 && secs <= 60) || (argc > 2 && str_parse_int(argv[2], 1, 100, &rounds) != 0))
+		die("usage: auth_bench [seconds per case, 0-60] [rounds, 1-100] [key|hs|rs|es]");
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
 	if (sched_setaffinity(0, sizeof(one), &one) != 0)
@@ -459,7 +460,7 @@ int main(int argc, char **argv)
 				best[c][1] = y;
 		}
 	printf("auth layer on one core (best of %d rounds of %.1f s; HS256 token %zu bytes)\n",
-	       rounds, secs, strlen(b.bearer_hs) - 7);
+	       (int)rounds, secs, strlen(b.bearer_hs) - 7);
 	printf("%-22s %12s   %-30s %12s   %s\n", "case", "ops/s", "primitive", "ops/s", "cost ratio");
 	for (int c = 0; c < NCASES; c++)
 		if (only == NULL || strcmp(only, cases[c].tag) == 0)

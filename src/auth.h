@@ -90,7 +90,9 @@ struct auth;
 
 /*
  * Creates the auth layer: loads the JWT verification keys the config names
- * and binds the key store. On error *why says which setting is wrong.
+ * and binds the key store (borrowed, as is cfg: both must outlive *out).
+ * On error *why says which setting is wrong. One auth per process: it
+ * holds caches and OpenSSL contexts and is not thread-safe.
  */
 enum api_err auth_create(const struct config *cfg, struct store *store,
 			 struct auth **out, const char **why);

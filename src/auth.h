@@ -80,9 +80,10 @@ int auth_key_generate(char *token, char *key_id, char *hash_hex);
 int auth_sha256_hex(const char *s, size_t n, char *out);
 
 /*
- * Checks the shape of an API key token[0..n) ("dba_", 16 lowercase hex,
- * "_", 64 lowercase hex) and writes its id "key_<16 hex>" to key_id
- * (size >= 21). Returns 0, or -1 when token is not an API key.
+ * Checks the shape of an API key token[0..n) (85 bytes: "dba_", 16
+ * lowercase hex, "_", 64 bytes of secret whose content only the digest
+ * check judges) and writes its id "key_<16 hex>" to key_id (size >= 21).
+ * Returns 0, or -1 when token is not an API key.
  */
 int auth_key_parse_id(const char *token, size_t n, char *key_id);
 

@@ -1,19 +1,21 @@
 /*
  * auth_jwt: JWT verification.
  *
- * Why OpenSSL directly rather than libjwt's jwt_decode(): libjwt 1.10 has
- * to be fenced on every side (a NULL key accepts anything, an HS256 token
- * verifies against an RSA PEM passed as the key, duplicate header and
- * claim keys are accepted, no claim is checked), so its only remaining job
- * would be the signature. Doing that here costs a few dozen lines, lets the
- * key decide the algorithm before any crypto runs (the token never chooses
- * how it is verified), and parses each PEM once at start instead of on
- * every request as libjwt does. libjwt still mints tokens in the unit tests,
- * as an independent implementation to check interoperability against.
+ * libjwt verifies the signature, and only that: libjwt 1.10 must be fenced
+ * on every side (a NULL key accepts anything, an HS256 token verifies
+ * against an RSA PEM passed as the key, duplicate header and claim keys are
+ * accepted, no claim is checked). So before libjwt sees a token, this file
+ * decodes header and payload strictly (base64url without padding, JSON
+ * without duplicate keys), lets the configured key decide the algorithm
+ * (a kid selects one key whose pinned algorithm must be the header's;
+ * without a kid only keys pinned to the header's algorithm are tried), and
+ * hands libjwt exactly that one key, never NULL; afterwards jwt_get_alg()
+ * must equal the pin. Claims are checked here from our own parse.
+ * Each PEM is validated with OpenSSL once at start (RSA >= 2048 bits, EC
+ * on P-256) and kept in canonical "PUBLIC KEY" form for libjwt.
  *
- * The verifier owns: the keys (EVP_PKEY with a verify context initialised
- * once, or an HMAC context holding the secret), a SHA-256 context, and the
- * expected issuer and audience.
+ * The verifier owns: the key material (HS256 secrets, public-key PEMs),
+ * the expected issuer and audience, and the verified-token cache.
  */
 #include "auth_jwt.h"
 
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <jwt.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
@@ -49,12 +52,13 @@ enum jwt_pin { PIN_HS256, PIN_RS256, PIN_ES256 };
 
 static const char *const pin_names[] = { "HS256", "RS256", "ES256" };
 
+static const jwt_alg_t pin_libjwt[] = { JWT_ALG_HS256, JWT_ALG_RS256, JWT_ALG_ES256 };
+
 struct jwt_key {
 	char kid[JWT_KID_MAX + 1];   /* "" when the key has none */
 	enum jwt_pin alg;
-	EVP_PKEY *pkey;              /* RS256, ES256 */
-	EVP_PKEY_CTX *vctx;          /* verify context of pkey, initialised once */
-	EVP_MAC_CTX *mac;            /* HS256: HMAC-SHA256 keyed with the secret */
+	unsigned char *material;     /* owned: HS256 secret, or "PUBLIC KEY" PEM */
+	size_t material_len;
 };
 
 /*
@@ -73,8 +77,6 @@ struct jwt_cache_entry {
 struct auth_jwt {
 	struct jwt_key keys[JWT_MAX_KEYS];
 	size_t nkeys;
-	EVP_MD *sha256;
-	EVP_MD_CTX *md;
 	char *issuer;
 	char *audience;
 	int64_t leeway_s;
@@ -87,9 +89,10 @@ struct auth_jwt {
 
 static void key_cleanup(struct jwt_key *k)
 {
-	EVP_PKEY_CTX_free(k->vctx);
-	EVP_PKEY_free(k->pkey);
-	EVP_MAC_CTX_free(k->mac);
+	if (k->material != NULL) {
+		OPENSSL_cleanse(k->material, k->material_len);
+		free(k->material);
+	}
 	memset(k, 0, sizeof(*k));
 }
 
@@ -99,8 +102,6 @@ void auth_jwt_free(struct auth_jwt *j)
 		return;
 	for (size_t i = 0; i < j->nkeys; i++)
 		key_cleanup(&j->keys[i]);
-	EVP_MD_CTX_free(j->md);
-	EVP_MD_free(j->sha256);
 	if (j->cache != NULL) {
 		OPENSSL_cleanse(j->cache, j->ncache * sizeof(*j->cache));
 		free(j->cache);
@@ -112,46 +113,27 @@ void auth_jwt_free(struct auth_jwt *j)
 
 static int key_add_hs256(struct auth_jwt *j, const char *path)
 {
-	EVP_MAC *hmac = NULL;
-	OSSL_PARAM params[2];
 	struct jwt_key *k = &j->keys[j->nkeys];
 	size_t len = 0;
 	char *secret = config_read_file(path, &len);
-	int rc = -1;
 
 	if (secret == NULL) {
 		log_msg(LOG_ERROR, "jwt_hs256_secret_file: cannot read %s", path);
-		goto out;
+		return -1;
 	}
-	if (len < JWT_MIN_HS_SECRET) {
-		log_msg(LOG_ERROR, "jwt_hs256_secret_file: %s holds %zu bytes; at least %d are needed",
-			path, len, JWT_MIN_HS_SECRET);
-		goto out;
-	}
-	if (strncmp(secret, "-----BEGIN", 10) == 0) {
+	if (len < JWT_MIN_HS_SECRET || strncmp(secret, "-----BEGIN", 10) == 0) {
 		/* A PEM as an HMAC secret is exactly the algorithm-confusion setup. */
-		log_msg(LOG_ERROR, "jwt_hs256_secret_file: %s is a PEM file, not a secret", path);
-		goto out;
-	}
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	if (hmac == NULL || (k->mac = EVP_MAC_CTX_new(hmac)) == NULL ||
-	    !EVP_MAC_init(k->mac, (const unsigned char *)secret, len, params)) {
-		log_msg(LOG_ERROR, "jwt_hs256_secret_file: OpenSSL cannot set up HMAC-SHA256");
-		key_cleanup(k);
-		goto out;
-	}
-	k->alg = PIN_HS256;
-	j->nkeys++;
-	rc = 0;
-out:
-	EVP_MAC_free(hmac);
-	if (secret != NULL) {
+		log_msg(LOG_ERROR, "jwt_hs256_secret_file: %s must hold a secret of at least %d bytes, not a PEM",
+			path, JWT_MIN_HS_SECRET);
 		OPENSSL_cleanse(secret, len);
 		free(secret);
+		return -1;
 	}
-	return rc;
+	k->material = (unsigned char *)secret;
+	k->material_len = len;
+	k->alg = PIN_HS256;
+	j->nkeys++;
+	return 0;
 }
 
 /* A PEM public key ("BEGIN PUBLIC KEY") or certificate, or NULL. */
@@ -191,35 +173,47 @@ static int key_add_public(struct auth_jwt *j, enum jwt_pin alg, const char *sett
 			  const char *kid, const char *path)
 {
 	struct jwt_key *k = &j->keys[j->nkeys];
+	EVP_PKEY *pkey = NULL;
+	BIO *bio = NULL;
+	char *pem = NULL;
+	long pemlen;
 
 	for (size_t i = 0; i < j->nkeys; i++)
 		if (kid[0] != '\0' && strcmp(j->keys[i].kid, kid) == 0) {
 			log_msg(LOG_ERROR, "%s: kid '%s' is configured twice", setting, kid);
 			return -1;
 		}
-	k->pkey = pem_load_public(path);
-	if (k->pkey == NULL) {
+	pkey = pem_load_public(path);
+	if (pkey == NULL) {
 		log_msg(LOG_ERROR, "%s: %s (kid '%s') is not a readable PEM public key or certificate",
 			setting, path, kid);
 		goto fail;
 	}
-	if (!pkey_fits(k->pkey, alg)) {
+	if (!pkey_fits(pkey, alg)) {
 		log_msg(LOG_ERROR, "%s: %s (kid '%s') is not %s", setting, path, kid,
 			alg == PIN_RS256 ? "an RSA key of at least 2048 bits" : "an EC key on P-256");
 		goto fail;
 	}
-	k->vctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
-	if (k->vctx == NULL || EVP_PKEY_verify_init(k->vctx) <= 0 ||
-	    EVP_PKEY_CTX_set_signature_md(k->vctx, EVP_sha256()) <= 0 ||
-	    (alg == PIN_RS256 && EVP_PKEY_CTX_set_rsa_padding(k->vctx, RSA_PKCS1_PADDING) <= 0)) {
-		log_msg(LOG_ERROR, "%s: OpenSSL cannot verify with %s", setting, path);
+	/* Certificates too end up as a bare public key, the form libjwt reads. */
+	bio = BIO_new(BIO_s_mem());
+	if (bio == NULL || PEM_write_bio_PUBKEY(bio, pkey) != 1 ||
+	    (pemlen = BIO_get_mem_data(bio, &pem)) <= 0 ||
+	    (k->material = malloc((size_t)pemlen + 1)) == NULL) {
+		log_msg(LOG_ERROR, "%s: OpenSSL cannot re-encode %s", setting, path);
 		goto fail;
 	}
+	memcpy(k->material, pem, (size_t)pemlen);
+	k->material[pemlen] = '\0';
+	k->material_len = (size_t)pemlen;
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
 	snprintf(k->kid, sizeof(k->kid), "%s", kid);
 	k->alg = alg;
 	j->nkeys++;
 	return 0;
 fail:
+	BIO_free(bio);
+	EVP_PKEY_free(pkey);
 	key_cleanup(k);
 	return -1;
 }
@@ -267,8 +261,6 @@ enum api_err auth_jwt_create(const struct config *cfg, struct auth_jwt **out, co
 		*why = "out of memory";
 		return API_ERR_INTERNAL;
 	}
-	j->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-	j->md = EVP_MD_CTX_new();
 	j->issuer = strdup(cfg->jwt_issuer ? cfg->jwt_issuer : "");
 	j->audience = strdup(cfg->jwt_audience ? cfg->jwt_audience : "");
 	j->leeway_s = cfg->jwt_leeway_s;
@@ -278,9 +270,9 @@ enum api_err auth_jwt_create(const struct config *cfg, struct auth_jwt **out, co
 		*why = "out of memory";
 		return API_ERR_INTERNAL;
 	}
-	if (j->sha256 == NULL || j->md == NULL || j->issuer == NULL || j->audience == NULL) {
+	if (j->issuer == NULL || j->audience == NULL) {
 		auth_jwt_free(j);
-		*why = "cannot set up SHA-256";
+		*why = "out of memory";
 		return API_ERR_INTERNAL;
 	}
 	if (cfg->jwt_hs256_secret_file && cfg->jwt_hs256_secret_file[0] &&
@@ -377,67 +369,21 @@ static enum api_err segment_parse(const char *in, size_t n, unsigned char *buf, 
 
 /* ------------------------------------------------------------ signatures */
 
-static bool hs256_verify(struct jwt_key *k, const char *input, size_t n,
-			 const unsigned char *sig, size_t siglen)
+/*
+ * libjwt checks the signature of token with the one key the pin selected
+ * (never a NULL key), and must report the pinned algorithm.
+ */
+static bool key_verify(const struct jwt_key *k, const char *token)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	size_t maclen = 0;
+	jwt_t *jwt = NULL;
+	bool ok;
 
-	/* EVP_MAC_init with a NULL key restarts HMAC with the key set at load. */
-	if (siglen != 32 || !EVP_MAC_init(k->mac, NULL, 0, NULL) ||
-	    !EVP_MAC_update(k->mac, (const unsigned char *)input, n) ||
-	    !EVP_MAC_final(k->mac, mac, &maclen, sizeof(mac)) || maclen != 32)
+	if (k->material == NULL || k->material_len > INT32_MAX ||
+	    jwt_decode(&jwt, token, k->material, (int)k->material_len) != 0 || jwt == NULL)
 		return false;
-	return CRYPTO_memcmp(mac, sig, 32) == 0;
-}
-
-/* JWS ES256 signatures are r||s (RFC 7518 3.4); OpenSSL wants DER. */
-static bool es256_verify(struct jwt_key *k, const unsigned char *digest,
-			 const unsigned char *sig, size_t siglen)
-{
-	ECDSA_SIG *es = NULL;
-	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *der = NULL;
-	int derlen;
-	bool ok = false;
-
-	if (siglen != 64)
-		return false;
-	es = ECDSA_SIG_new();
-	r = BN_bin2bn(sig, 32, NULL);
-	s = BN_bin2bn(sig + 32, 32, NULL);
-	if (es == NULL || r == NULL || s == NULL || !ECDSA_SIG_set0(es, r, s))
-		goto out;
-	r = s = NULL;   /* owned by es now */
-	derlen = i2d_ECDSA_SIG(es, &der);
-	if (derlen > 0)
-		ok = EVP_PKEY_verify(k->vctx, der, (size_t)derlen, digest, 32) == 1;
-out:
-	OPENSSL_free(der);
-	BN_free(r);
-	BN_free(s);
-	ECDSA_SIG_free(es);
+	ok = jwt_get_alg(jwt) == pin_libjwt[k->alg];
+	jwt_free(jwt);
 	return ok;
-}
-
-static bool key_verify(struct auth_jwt *j, struct jwt_key *k, const char *input, size_t n,
-		       const unsigned char *sig, size_t siglen, unsigned char *digest, bool *have_digest)
-{
-	unsigned int dlen = 0;
-
-	if (k->alg == PIN_HS256)
-		return hs256_verify(k, input, n, sig, siglen);
-	if (!*have_digest) {
-		if (!EVP_DigestInit_ex(j->md, j->sha256, NULL) ||
-		    !EVP_DigestUpdate(j->md, input, n) ||
-		    !EVP_DigestFinal_ex(j->md, digest, &dlen) || dlen != 32)
-			return false;
-		*have_digest = true;
-	}
-	if (k->alg == PIN_RS256)
-		return siglen == (size_t)EVP_PKEY_get_size(k->pkey) &&
-		       EVP_PKEY_verify(k->vctx, sig, siglen, digest, 32) == 1;
-	return es256_verify(k, digest, sig, siglen);
 }
 
 /*
@@ -445,14 +391,14 @@ static bool key_verify(struct auth_jwt *j, struct jwt_key *k, const char *input,
  * selects exactly one key, whose pinned algorithm must be the header's;
  * without a kid only keys pinned to the header's algorithm are tried.
  */
-static enum api_err signature_check(struct auth_jwt *j, json_t *header, const char *input,
-				    size_t n, const char *sig64, size_t sig64len, const char **reason)
+static enum api_err signature_check(struct auth_jwt *j, json_t *header, const char *token,
+				    const char *sig64, size_t sig64len, const char **reason)
 {
-	unsigned char sig[JWT_MAX_SIG], digest[32];
+	unsigned char sig[JWT_MAX_SIG];
 	const char *alg = json_string_value(json_object_get(header, "alg"));
 	json_t *kidj = json_object_get(header, "kid");
 	const char *kid = json_string_value(kidj);
-	bool have_digest = false, tried = false;
+	bool tried = false;
 	long siglen;
 	int pin = -1;
 
@@ -483,7 +429,10 @@ static enum api_err signature_check(struct auth_jwt *j, json_t *header, const ch
 			return API_ERR_UNAUTHORIZED;
 		}
 		tried = true;
-		if (key_verify(j, k, input, n, sig, (size_t)siglen, digest, &have_digest))
+		/* The signature must fit the pin before libjwt runs: r||s for ES256, 32 bytes for HS256. */
+		if ((k->alg == PIN_HS256 && siglen != 32) || (k->alg == PIN_ES256 && siglen != 64))
+			continue;
+		if (key_verify(k, token))
 			return API_OK;
 	}
 	*reason = !tried ? (kid != NULL ? "jwt_unknown_kid" : "jwt_no_key") : "jwt_bad_signature";
@@ -748,13 +697,16 @@ enum api_err auth_jwt_verify(struct auth_jwt *j, const char *token,
 	rc = segment_parse(token, (size_t)(dot1 - token), hbuf, sizeof(hbuf), &header, reason);
 	if (rc != API_OK)
 		goto out;
-	rc = signature_check(j, header, token, (size_t)(dot2 - token), dot2 + 1,
-			     n - (size_t)(dot2 + 1 - token), reason);
-	if (rc != API_OK)
-		goto out;
-	/* Only an authentic payload is parsed. */
+	/*
+	 * The payload is parsed strictly before the signature is checked:
+	 * libjwt parses it anyway (leniently), and a malformed payload should
+	 * be reported as such. Its claims are trusted only after the check.
+	 */
 	rc = segment_parse(dot1 + 1, (size_t)(dot2 - dot1 - 1), j->scratch, sizeof(j->scratch),
 			   &claims, reason);
+	if (rc != API_OK)
+		goto out;
+	rc = signature_check(j, header, token, dot2 + 1, n - (size_t)(dot2 + 1 - token), reason);
 	if (rc == API_OK)
 		rc = claims_check(j, claims, p, &exp, &nbf, reason);
 	if (rc == API_OK && slot != NULL) {

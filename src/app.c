@@ -214,6 +214,6 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 		api_error_response(res, rc, rc == API_ERR_INTERNAL ? NULL : c.msg);
 	}
 	log_access(req->method, route_name, res->status,
-		   (double)(time_mono_ms() - req->started_ms),
+		   (double)(time_mono_us() - req->started_us) / 1000.0,
 		   c.who ? c.who->id : NULL, c.reason);
 }

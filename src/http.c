@@ -17,7 +17,7 @@ void http_request_init(struct request *req)
 {
 	memset(req, 0, sizeof(*req));
 	req->content_length = -1;
-	req->started_ms = time_mono_ms();
+	req->started_us = time_mono_us();
 }
 
 void http_request_cleanup(struct request *req)
@@ -80,18 +80,34 @@ static enum api_err parse_query(struct request *req, const char *q, const char *
 enum api_err http_request_parse(struct request *req, char **envp,
 				int64_t max_body, const char **why)
 {
-	const char *uri = http_env_get(envp, "REQUEST_URI");
-	const char *cl = http_env_get(envp, "CONTENT_LENGTH");
-	const char *qmark;
+	const char *uri = NULL, *cl = NULL, *qmark;
 	size_t plen, dummy;
+	const struct {
+		const char *name;
+		size_t len;
+		const char **dst;
+	} wanted[] = {
+		{ "REQUEST_URI=", 12, &uri },
+		{ "CONTENT_LENGTH=", 15, &cl },
+		{ "REQUEST_METHOD=", 15, &req->method },
+		{ "CONTENT_TYPE=", 13, &req->content_type },
+		{ "HTTP_AUTHORIZATION=", 19, &req->authorization },
+		{ "HTTP_X_API_KEY=", 15, &req->api_key },
+		{ "REQUEST_ID=", 11, &req->request_id },
+		{ "HTTP_LAST_EVENT_ID=", 19, &req->last_event_id },
+		{ "REMOTE_ADDR=", 12, &req->remote_addr },
+	};
 
-	req->method = http_env_get(envp, "REQUEST_METHOD");
-	req->content_type = http_env_get(envp, "CONTENT_TYPE");
-	req->authorization = http_env_get(envp, "HTTP_AUTHORIZATION");
-	req->api_key = http_env_get(envp, "HTTP_X_API_KEY");
-	req->request_id = http_env_get(envp, "REQUEST_ID");
-	req->last_event_id = http_env_get(envp, "HTTP_LAST_EVENT_ID");
-	req->remote_addr = http_env_get(envp, "REMOTE_ADDR");
+	/* One pass over the environment: it has dozens of entries per request. */
+	for (char **e = envp; e != NULL && *e != NULL; e++) {
+		for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+			if ((*e)[0] == wanted[i].name[0] &&
+			    strncmp(*e, wanted[i].name, wanted[i].len) == 0) {
+				*wanted[i].dst = *e + wanted[i].len;
+				break;
+			}
+		}
+	}
 	if (req->content_type != NULL && req->content_type[0] == '\0')
 		req->content_type = NULL;
 	if (req->request_id != NULL && (strlen(req->request_id) > 64 ||
@@ -244,12 +260,36 @@ const char *http_reason(int status)
 	}
 }
 
+/* Appends the decimal digits of v. */
+static int buf_append_uint(struct buf *b, size_t v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return buf_append(b, digits + i, sizeof(digits) - i);
+}
+
+/* Appends "name: value\r\n". */
+static int buf_append_header(struct buf *b, const char *name, const char *value)
+{
+	return buf_appends(b, name) | buf_append(b, ": ", 2) | buf_appends(b, value) |
+	       buf_append(b, "\r\n", 2);
+}
+
+/*
+ * Built with plain appends, no printf: this runs on every response and
+ * formatting showed up as a third of a request's CPU time.
+ */
 int http_response_serialise(const struct response *res, const char *rid, struct buf *out)
 {
 	char *json = NULL;
 	const char *body = NULL;
 	size_t blen = 0;
-	int rc = -1;
+	int rc = 0;
 
 	if (res->json != NULL && res->status != 204) {
 		json = json_dumps(res->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -261,25 +301,27 @@ int http_response_serialise(const struct response *res, const char *rid, struct 
 		body = res->raw;
 		blen = res->raw_len;
 	}
-	if (buf_appendf(out, "Status: %d %s\r\n", res->status, http_reason(res->status)) != 0)
-		goto out;
-	if (body != NULL && buf_appendf(out, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-					res->raw ? res->content_type : "application/json",
-					blen) != 0)
-		goto out;
-	if (rid != NULL && buf_appendf(out, "X-Request-ID: %s\r\n", rid) != 0)
-		goto out;
+	rc |= buf_append(out, "Status: ", 8);
+	rc |= buf_append_uint(out, (size_t)res->status);
+	rc |= buf_append(out, " ", 1);
+	rc |= buf_appends(out, http_reason(res->status));
+	rc |= buf_append(out, "\r\n", 2);
+	if (body != NULL) {
+		rc |= buf_append_header(out, "Content-Type",
+					res->raw ? res->content_type : "application/json");
+		rc |= buf_append(out, "Content-Length: ", 16);
+		rc |= buf_append_uint(out, blen);
+		rc |= buf_append(out, "\r\n", 2);
+	}
+	if (rid != NULL)
+		rc |= buf_append_header(out, "X-Request-ID", rid);
 	for (size_t i = 0; i < res->nheaders; i++)
-		if (buf_appendf(out, "%s: %s\r\n", res->headers[i].name, res->headers[i].value) != 0)
-			goto out;
-	if (buf_append(out, "\r\n", 2) != 0)
-		goto out;
-	if (body != NULL && buf_append(out, body, blen) != 0)
-		goto out;
-	rc = 0;
-out:
+		rc |= buf_append_header(out, res->headers[i].name, res->headers[i].value);
+	rc |= buf_append(out, "\r\n", 2);
+	if (body != NULL)
+		rc |= buf_append(out, body, blen);
 	free(json);
-	return rc;
+	return rc == 0 ? 0 : -1;
 }
 
 int http_response_write(const struct response *res, const char *rid, FCGX_Stream *out)

@@ -39,7 +39,7 @@ struct request {
 	char *body;                /* owned, NUL-terminated; NULL when empty */
 	size_t body_len;
 	int64_t content_length;    /* -1 when absent or empty */
-	int64_t started_ms;        /* monotonic */
+	int64_t started_us;        /* monotonic, microseconds */
 };
 
 struct header {

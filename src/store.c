@@ -60,7 +60,7 @@ enum api_err store_open(const struct config *cfg, struct store **out, const char
 	    !mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, t);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, t < 1000 ? t : 1000);
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, t / 4 < 1000 ? t / 4 : 1000);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, t);
 	mongoc_uri_set_appname(uri, "dbaudit");

@@ -59,16 +59,25 @@ int buf_appends(struct buf *b, const char *s)
 int buf_appendf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
 	int n;
 
+	/* One formatting pass when the text fits, a second only after growing. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
 	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n) != 0)
+	if (n < 0)
 		return -1;
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= room) {
+		if (buf_reserve(b, (size_t)n) != 0) {
+			if (b->data != NULL)
+				b->data[b->len] = '\0';
+			return -1;
+		}
+		va_start(ap, fmt);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 	return 0;
 }

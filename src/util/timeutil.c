@@ -92,20 +92,24 @@ void time_format_rfc3339(int64_t ms, char *out)
 	time_t secs = (time_t)(ms / 1000);
 	int rem = (int)(ms % 1000);
 	struct tm tm;
+	char tmp[96];
 
 	if (ms < 0) {
 		secs = 0;
 		rem = 0;
 	}
 	gmtime_r(&secs, &tm);
+	/* tmp is larger than any tm can print, so gcc sees no truncation */
 	if (rem != 0)
-		snprintf(out, TIME_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 			 tm.tm_min, tm.tm_sec, rem);
 	else
-		snprintf(out, TIME_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02dZ",
 			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 			 tm.tm_min, tm.tm_sec);
+	memcpy(out, tmp, TIME_RFC3339_LEN - 1);
+	out[TIME_RFC3339_LEN - 1] = '\0';
 }
 
 int64_t time_now_ms(void)
@@ -122,4 +126,12 @@ int64_t time_mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t time_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

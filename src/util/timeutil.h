@@ -29,4 +29,7 @@ int64_t time_now_ms(void);
 /* Monotonic time in milliseconds, for intervals and caches. */
 int64_t time_mono_ms(void);
 
+/* Monotonic time in microseconds, for latencies. */
+int64_t time_mono_us(void);
+
 #endif

@@ -1,0 +1,97 @@
+"""Fixtures for the API tests (tests/api).
+
+scripts/test starts a throwaway stack and runs pytest with:
+  DBAUDIT_TEST_URL         base URL of nginx, e.g. http://127.0.0.1:18080
+  DBAUDIT_TEST_VAR         the stack's state dir (config, admin.key, logs)
+  DBAUDIT_TEST_BUILD       build dir holding src/dbaudit-admin etc.
+  DBAUDIT_TEST_HTTP_PORT   / DBAUDIT_TEST_STORE_PORT / DBAUDIT_TEST_NGINX_RATE
+  DBAUDIT_REPO             repository root
+Without them the tests target the default local stack (scripts/stack up).
+
+Marker `app`: the test checks behaviour of the C application (not only of
+nginx and the scripts).
+"""
+import os
+import pathlib
+
+import pytest
+import requests
+
+REPO = pathlib.Path(os.environ.get("DBAUDIT_REPO") or pathlib.Path(__file__).resolve().parents[2])
+TIMEOUT = 10
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "app: depends on the C application's behaviour")
+
+
+@pytest.fixture(scope="session")
+def repo_dir():
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    return os.environ.get("DBAUDIT_TEST_URL", "http://127.0.0.1:8080").rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def var_dir():
+    return pathlib.Path(os.environ.get("DBAUDIT_TEST_VAR") or REPO / "var")
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    return pathlib.Path(os.environ.get("DBAUDIT_TEST_BUILD") or REPO / "_build" / "release")
+
+
+@pytest.fixture(scope="session")
+def admin_key(var_dir):
+    path = var_dir / "admin.key"
+    assert path.is_file() and path.read_text().strip(), f"no admin key in {path}"
+    return path.read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def admin_bin(build_dir, var_dir):
+    """argv prefix for dbaudit-admin: admin_bin + ["key", "list", ...]."""
+    return [str(build_dir / "src" / "dbaudit-admin"), "--config", str(var_dir / "dbaudit.conf")]
+
+
+@pytest.fixture(scope="session")
+def stack_env(var_dir, build_dir):
+    """Environment for running scripts/stack against the stack under test."""
+    env = dict(os.environ)
+    mapping = {
+        "DBAUDIT_TEST_VAR": "DBAUDIT_VAR",
+        "DBAUDIT_TEST_BUILD": "DBAUDIT_BUILD_DIR",
+        "DBAUDIT_TEST_HTTP_PORT": "DBAUDIT_HTTP_PORT",
+        "DBAUDIT_TEST_STORE_PORT": "DBAUDIT_STORE_PORT",
+        "DBAUDIT_TEST_NGINX_RATE": "DBAUDIT_NGINX_RATE",
+    }
+    for src, dst in mapping.items():
+        if os.environ.get(src):
+            env[dst] = os.environ[src]
+    return env
+
+
+@pytest.fixture
+def api(base_url):
+    """api(method, path, key=None, token=None, **kw) -> requests.Response.
+
+    key is sent as X-API-Key, token as "Authorization: Bearer <token>";
+    other keyword arguments go to requests (json=, data=, params=, headers=).
+    """
+    session = requests.Session()
+
+    def call(method, path, key=None, token=None, **kw):
+        headers = dict(kw.pop("headers", None) or {})
+        if key is not None:
+            headers["X-API-Key"] = key
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        kw.setdefault("timeout", TIMEOUT)
+        return session.request(method, base_url + path, headers=headers, **kw)
+
+    yield call
+    session.close()

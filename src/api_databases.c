@@ -10,6 +10,7 @@
  * a request seals them or a test uses them, are wiped after, and never
  * reach a response, a log line or an error message.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #include "crypto.h"
 #include "dbprobe.h"
 #include "dbrec.h"
+#include "dbsecrets.h"
 #include "store_databases.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -48,14 +50,6 @@ static enum api_err conflict(struct ctx *c, enum api_err rc)
 	return not_found(c, rc);
 }
 
-/* "<id>/<field>": the associated data of a sealed secret. */
-static size_t secret_aad(char *out, size_t n, const char *id, enum db_secret s)
-{
-	int len = snprintf(out, n, "%s/%s", id, dbrec_secret_name(s));
-
-	return len > 0 && (size_t)len < n ? (size_t)len : 0;
-}
-
 /*
  * Seals the secrets given in in under record id into *out (an object by
  * field name). 503 when no crypto key is configured.
@@ -63,38 +57,20 @@ static size_t secret_aad(char *out, size_t n, const char *id, enum db_secret s)
 static enum api_err seal_secrets(struct ctx *c, const char *id, const struct dbrec_input *in,
 				 json_t **out)
 {
-	json_t *o = json_object();
+	enum crypto_err ce;
+	bool any = false;
 
 	*out = NULL;
-	if (o == NULL)
+	for (int s = 0; s < DB_SECRET__COUNT; s++)
+		any |= in->secrets[s] != NULL;
+	if (any && crypto_keyring_current_kid(c->app->keys) == NULL)
+		return api_fail(c, API_ERR_UNAVAILABLE, "credential encryption is not configured "
+				"on this server (crypto_key_file); credentials cannot be stored");
+	ce = dbsecrets_seal(c->app->keys, id, in->secrets, out);
+	if (ce != CRYPTO_OK) {
+		log_msg(LOG_ERROR, "database %s: sealing its secrets failed (%d)", id, (int)ce);
 		return API_ERR_INTERNAL;
-	for (int s = 0; s < DB_SECRET__COUNT; s++) {
-		struct crypto_sealed sealed;
-		char aad[64];
-		size_t aadlen = secret_aad(aad, sizeof(aad), id, (enum db_secret)s);
-		enum crypto_err ce;
-
-		if (in->secrets[s] == NULL)
-			continue;
-		if (c->app->keys == NULL) {
-			json_decref(o);
-			return api_fail(c, API_ERR_UNAVAILABLE, "credential encryption is not configured "
-					"on this server (crypto_key_file); credentials cannot be stored");
-		}
-		ce = crypto_seal(c->app->keys, aad, aadlen, in->secrets[s], strlen(in->secrets[s]),
-				 &sealed);
-		if (ce == CRYPTO_OK)
-			json_object_set_new(o, dbrec_secret_name((enum db_secret)s),
-					    crypto_sealed_to_json(&sealed));
-		crypto_sealed_cleanup(&sealed);
-		if (ce != CRYPTO_OK) {
-			log_msg(LOG_ERROR, "database %s: sealing %s failed (%d)", id,
-				dbrec_secret_name((enum db_secret)s), (int)ce);
-			json_decref(o);
-			return API_ERR_INTERNAL;
-		}
 	}
-	*out = o;
 	return API_OK;
 }
 
@@ -198,7 +174,8 @@ enum api_err api_databases_create(struct ctx *c)
 	memset(&in, 0, sizeof(in));
 	if ((rc = api_body_object(c, &body)) != API_OK)
 		return rc;
-	if (dbrec_input_parse(body, false, &in, c->msg, sizeof(c->msg)) != 0) {
+	if (dbrec_input_parse(body, false, &in, c->msg, sizeof(c->msg)) != 0 ||
+	    dbrec_check_combined(in.set, NULL, c->msg, sizeof(c->msg)) != 0) {
 		rc = API_ERR_INVALID_PARAMETER;
 		goto out;
 	}
@@ -270,6 +247,10 @@ enum api_err api_databases_patch(struct ctx *c)
 	}
 	if ((rc = store_database_get(c->app->store, c->who, id, &old)) != API_OK) {
 		rc = not_found(c, rc);
+		goto out;
+	}
+	if (dbrec_check_combined(in.set, old, c->msg, sizeof(c->msg)) != 0) {
+		rc = API_ERR_INVALID_PARAMETER;
 		goto out;
 	}
 	patch_implications(in.set, old);
@@ -345,42 +326,23 @@ enum api_err api_databases_status(struct ctx *c)
 	return rc;
 }
 
-/*
- * Opens the sealed secrets of rec into plain (entries NULL when absent).
- * The caller wipes them with crypto_secret_free.
- */
+/* Opens the sealed secrets of rec into plain (wipe with dbsecrets_free). */
 static enum api_err open_secrets(struct ctx *c, const json_t *rec, const char *id,
 				 char *plain[DB_SECRET__COUNT])
 {
-	const json_t *secrets = json_object_get(rec, "secrets");
+	struct dbsecrets_failure why;
+	enum crypto_err ce;
 
-	for (int s = 0; s < DB_SECRET__COUNT; s++) {
-		const json_t *j = json_object_get(secrets, dbrec_secret_name((enum db_secret)s));
-		struct crypto_sealed sealed;
-		char aad[64];
-		size_t aadlen = secret_aad(aad, sizeof(aad), id, (enum db_secret)s);
-		enum crypto_err ce;
-
-		plain[s] = NULL;
-		if (j == NULL)
-			continue;
-		ce = crypto_sealed_from_json(j, &sealed);
-		if (ce == CRYPTO_OK)
-			ce = crypto_open(c->app->keys, &sealed, aad, aadlen, &plain[s], NULL);
-		if (ce != CRYPTO_OK)
-			log_msg(LOG_ERROR, "database %s: the stored %s cannot be opened: %s (key id %s)",
-				id, dbrec_secret_name((enum db_secret)s),
-				ce == CRYPTO_ERR_NOKEY ? "its key is not configured"
-				: ce == CRYPTO_ERR_AUTH ? "authentication failed (wrong key or altered data)"
-				: "malformed", sealed.kid[0] ? sealed.kid : "?");
-		crypto_sealed_cleanup(&sealed);
-		if (ce != CRYPTO_OK) {
-			for (int k = 0; k < s; k++)
-				crypto_secret_free(plain[k]);
-			return api_fail(c, API_ERR_INTERNAL, "stored credentials cannot be decrypted");
-		}
-	}
-	return API_OK;
+	memset(&why, 0, sizeof(why));
+	ce = dbsecrets_open(c->app->keys, id, json_object_get(rec, "secrets"), plain, &why);
+	if (ce == CRYPTO_OK)
+		return API_OK;
+	log_msg(LOG_ERROR, "database %s: the stored %s cannot be opened: %s (key id %s)", id,
+		dbrec_secret_name(why.secret),
+		ce == CRYPTO_ERR_NOKEY ? "its key is not configured"
+		: ce == CRYPTO_ERR_AUTH ? "authentication failed (wrong key or altered data)"
+		: "malformed", why.kid[0] ? why.kid : "?");
+	return api_fail(c, API_ERR_INTERNAL, "stored credentials cannot be decrypted");
 }
 
 /* The test target of rec with plaintext secrets plain. */
@@ -481,8 +443,7 @@ enum api_err api_databases_test(struct ctx *c)
 				     "version", r.version[0] ? r.version : NULL,
 				     "permissions", r.permissions, "warnings", r.warnings));
 out:
-	for (int s = 0; s < DB_SECRET__COUNT; s++)
-		crypto_secret_free(plain[s]);
+	dbsecrets_free(plain);
 	dbprobe_result_cleanup(&r);
 	json_decref(last);
 	json_decref(body);

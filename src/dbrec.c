@@ -178,19 +178,25 @@ static bool has_control(const char *s, size_t n)
 	return false;
 }
 
-/* A text field of 1..max characters without control characters. */
-static int check_text(json_t *v, const char *field, size_t max, char *msg, size_t msglen)
+/* A text field of min..max characters without control characters. */
+static int check_text_range(json_t *v, const char *field, size_t min, size_t max, char *msg,
+			    size_t msglen)
 {
 	size_t n;
 
 	if (!json_is_string(v))
 		return fail(msg, msglen, "%s must be a string", field);
 	n = json_string_length(v);
-	if (n == 0 || utf8_chars(json_string_value(v), n) > max)
-		return fail(msg, msglen, "%s must be 1 to %zu characters", field, max);
+	if (n < min || utf8_chars(json_string_value(v), n) > max)
+		return fail(msg, msglen, "%s must be %zu to %zu characters", field, min, max);
 	if (has_control(json_string_value(v), n) || strlen(json_string_value(v)) != n)
 		return fail(msg, msglen, "%s must not contain control characters", field);
 	return 0;
+}
+
+static int check_text(json_t *v, const char *field, size_t max, char *msg, size_t msglen)
+{
+	return check_text_range(v, field, 1, max, msg, msglen);
 }
 
 /* True when pem holds at least one certificate and nothing unparsable before it. */
@@ -399,7 +405,8 @@ static int parse_plain(json_t *body, struct dbrec_input *in, char *msg, size_t m
 		json_object_set(in->set, "database", v);
 	}
 	if ((v = json_object_get(body, "username")) != NULL) {
-		if (check_text(v, "username", DBREC_IDENT_MAX, msg, msglen) != 0)
+		/* empty only for MongoDB without access control: dbrec_check_combined */
+		if (check_text_range(v, "username", 0, DBREC_IDENT_MAX, msg, msglen) != 0)
 			return -1;
 		json_object_set(in->set, "username", v);
 	}
@@ -491,6 +498,21 @@ bad:
 	return -1;
 }
 
+int dbrec_check_combined(const json_t *set, const json_t *old, char *msg, size_t msglen)
+{
+	const json_t *type = json_object_get(set, "type"), *user = json_object_get(set, "username");
+
+	if (type == NULL)
+		type = json_object_get(old, "type");
+	if (user == NULL)
+		user = json_object_get(old, "username");
+	if (json_is_string(user) && json_string_length(user) == 0 &&
+	    !(json_is_string(type) && strcmp(json_string_value(type), "mongodb") == 0))
+		return fail(msg, msglen, "username must be 1 to %d characters (it may be empty only "
+			    "for mongodb, meaning no authentication)", DBREC_IDENT_MAX);
+	return 0;
+}
+
 void dbrec_input_cleanup(struct dbrec_input *in)
 {
 	json_decref(in->set);
@@ -573,7 +595,7 @@ int dbrec_heartbeat_parse(json_t *body, json_t **out, char *msg, size_t msglen)
 			fail(msg, msglen, "latency_ms must be a number from 0 to 3600000");
 			goto bad;
 		}
-		json_object_set_new(hb, "latency_ms", json_real(json_number_value(v)));
+		json_object_set(hb, "latency_ms", v);
 	}
 	*out = hb;
 	return 0;

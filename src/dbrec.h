@@ -99,6 +99,13 @@ struct dbrec_input {
  */
 int dbrec_input_parse(json_t *body, bool patch, struct dbrec_input *in, char *msg, size_t msglen);
 
+/*
+ * Rules across fields, on the record an update would leave (old is the
+ * stored record, NULL on create): an empty username is allowed only for
+ * type mongodb (no authentication). Returns 0, or -1 with a sentence.
+ */
+int dbrec_check_combined(const json_t *set, const json_t *old, char *msg, size_t msglen);
+
 /* Frees what in owns. */
 void dbrec_input_cleanup(struct dbrec_input *in);
 

@@ -152,6 +152,8 @@ static void test_create_invalid(void **state)
 	expect_bad("{\"name\": \"n\", \"type\": \"mysql\", \"host\": \"h\", \"port\": 1, "
 		   "\"database\": \"d\", \"username\": \"u\\u0001\", \"password\": \"p\"}", false, "username");
 	expect_bad("{\"name\": \"n\", \"type\": \"mysql\", \"host\": \"h\", \"port\": 1, "
+		   "\"database\": \"d\", \"username\": 7, \"password\": \"p\"}", false, "username");
+	expect_bad("{\"name\": \"n\", \"type\": \"mysql\", \"host\": \"h\", \"port\": 1, "
 		   "\"database\": \"d\", \"username\": \"u\", \"password\": 5}", false, "password");
 	expect_bad("{" VALID ", \"ssl_mode\": \"prefer\"}", false, "ssl_mode");
 	expect_bad("{" VALID ", \"tags\": \"prod\"}", false, "tags");
@@ -167,6 +169,26 @@ static void test_create_invalid(void **state)
 	expect_bad("{" VALID ", \"ssl_ca\": \"-----BEGIN CERTIFICATE-----...\"}", false, "ssl_ca");
 	expect_bad("{" VALID ", \"ssl_cert\": \"x\"}", false, "ssl_");
 	expect_bad("{" VALID ", \"audit_status\": \"paused\"}", false, "audit_status");
+}
+
+static void test_combined(void **state)
+{
+	char msg[256];
+	json_t *mysql = body("{\"type\": \"mysql\", \"username\": \"\"}");
+	json_t *mongo = body("{\"type\": \"mongodb\", \"username\": \"\"}");
+	json_t *old = body("{\"type\": \"mongodb\", \"username\": \"\"}");
+	json_t *to_pg = body("{\"type\": \"postgresql\"}");
+
+	(void)state;
+	assert_int_equal(dbrec_check_combined(mysql, NULL, msg, sizeof(msg)), -1);
+	assert_non_null(strstr(msg, "username"));
+	assert_int_equal(dbrec_check_combined(mongo, NULL, msg, sizeof(msg)), 0);
+	/* an update that leaves an empty username on a non-MongoDB record */
+	assert_int_equal(dbrec_check_combined(to_pg, old, msg, sizeof(msg)), -1);
+	json_decref(mysql);
+	json_decref(mongo);
+	json_decref(old);
+	json_decref(to_pg);
 }
 
 static void test_pem(void **state)
@@ -231,7 +253,7 @@ static void test_heartbeat(void **state)
 		 "\"disk_space\": \"warning\"}, \"latency_ms\": 12}");
 	assert_int_equal(dbrec_heartbeat_parse(b, &hb, msg, sizeof(msg)), 0);
 	assert_string_equal(dbrec_heartbeat_status(hb), "connected");
-	assert_true(json_is_real(json_object_get(hb, "latency_ms")));
+	assert_int_equal(json_integer_value(json_object_get(hb, "latency_ms")), 12);
 	json_decref(hb);
 	json_decref(b);
 	b = body("{\"collector\": {\"version\": \"1\", \"uptime_seconds\": 0, \"events_per_second\": 0},"
@@ -336,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_host),
 		cmocka_unit_test(test_create_defaults),
 		cmocka_unit_test(test_create_invalid),
+		cmocka_unit_test(test_combined),
 		cmocka_unit_test(test_pem),
 		cmocka_unit_test(test_patch),
 		cmocka_unit_test(test_heartbeat),

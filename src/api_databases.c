@@ -229,6 +229,29 @@ static void patch_implications(json_t *set, const json_t *old)
 		json_object_set_new(set, "audit_status", json_string("initializing"));
 }
 
+/*
+ * With a new host, port or database, the tuple the record would have must
+ * be free in its tenant (409 otherwise).
+ */
+static enum api_err patch_unique(struct ctx *c, const json_t *set, const json_t *old, const char *id)
+{
+	const json_t *host = json_object_get(set, "host"), *port = json_object_get(set, "port");
+	const json_t *db = json_object_get(set, "database");
+
+	if (host == NULL && port == NULL && db == NULL)
+		return API_OK;
+	if (host == NULL)
+		host = json_object_get(old, "host");
+	if (port == NULL)
+		port = json_object_get(old, "port");
+	if (db == NULL)
+		db = json_object_get(old, "database");
+	return store_database_check_unique(c->app->store,
+					   json_string_value(json_object_get(old, "tenant_id")) ?: "",
+					   json_string_value(host) ?: "", json_integer_value(port),
+					   json_string_value(db) ?: "", id);
+}
+
 enum api_err api_databases_patch(struct ctx *c)
 {
 	struct dbrec_input in;
@@ -254,6 +277,10 @@ enum api_err api_databases_patch(struct ctx *c)
 		goto out;
 	}
 	patch_implications(in.set, old);
+	if ((rc = patch_unique(c, in.set, old, id)) != API_OK) {
+		rc = conflict(c, rc);
+		goto out;
+	}
 	if ((rc = seal_secrets(c, id, &in, &secrets)) != API_OK)
 		goto out;
 	unset = json_array();
@@ -262,6 +289,8 @@ enum api_err api_databases_patch(struct ctx *c)
 			json_array_append_new(unset, json_string(dbrec_secret_name((enum db_secret)s)));
 	rc = store_database_update(c->app->store, c->who, id, in.set, secrets, unset, time_now_ms(),
 				   &rec);
+	if (rc == API_ERR_INTERNAL && patch_unique(c, in.set, old, id) == API_ERR_CONFLICT)
+		rc = API_ERR_CONFLICT;  /* lost a race for the tuple on a store without code 11000 */
 	if (rc != API_OK) {
 		rc = conflict(c, rc);
 		goto out;

@@ -229,6 +229,14 @@ void dbprobe_mysql(const struct dbprobe_conn *c, struct dbprobe_result *r)
 		dbprobe_fail(r, t, classify(mysql_errno(m), mysql_error(m)), mysql_error(m));
 		goto out;
 	}
+	/*
+	 * Connector/C falls back to plain text when the server offers no TLS
+	 * unless the certificate's host name is verified: refuse that here.
+	 */
+	if (t->ssl_mode != DB_SSL_DISABLE && mysql_get_ssl_cipher(m) == NULL) {
+		dbprobe_fail(r, t, DBPROBE_TLS, "the server offers no TLS");
+		goto out;
+	}
 	if (mysql_query(m, "SELECT VERSION()") != 0 || (res = mysql_store_result(m)) == NULL ||
 	    (row = mysql_fetch_row(res)) == NULL || row[0] == NULL) {
 		dbprobe_fail(r, t, classify(mysql_errno(m), mysql_error(m)), mysql_error(m));

@@ -15,6 +15,9 @@
 #define ALERTS "alerts"
 #define POLICIES "policies"
 
+static int64_t count(struct store *s, const char *coll, const bson_t *q, const char *what,
+		     enum api_err *rc);
+
 /* Appends every member of the JSON object o to b (keys already validated). */
 static bool append_members(bson_t *b, json_t *o, const char *prefix)
 {
@@ -257,6 +260,25 @@ enum api_err store_database_update(struct store *s, const struct principal *p, c
 	if (ok)
 		rc = modify(s, &q, &update, "database update", out);
 	bson_destroy(&update);
+	bson_destroy(&q);
+	return rc;
+}
+
+enum api_err store_database_check_unique(struct store *s, const char *tenant, const char *host,
+					 int64_t port, const char *database, const char *id)
+{
+	bson_t q = BSON_INITIALIZER, ne;
+	enum api_err rc = API_ERR_INTERNAL;
+	int64_t n;
+
+	if (BSON_APPEND_UTF8(&q, "tenant_id", tenant) && BSON_APPEND_UTF8(&q, "host", host) &&
+	    BSON_APPEND_INT64(&q, "port", port) && BSON_APPEND_UTF8(&q, "database", database) &&
+	    BSON_APPEND_DOCUMENT_BEGIN(&q, "_id", &ne) && BSON_APPEND_UTF8(&ne, "$ne", id) &&
+	    bson_append_document_end(&q, &ne)) {
+		n = count(s, DATABASES, &q, "database uniqueness check", &rc);
+		if (n >= 0)
+			rc = n > 0 ? API_ERR_CONFLICT : API_OK;
+	}
 	bson_destroy(&q);
 	return rc;
 }

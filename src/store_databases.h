@@ -66,6 +66,15 @@ enum api_err store_database_update(struct store *s, const struct principal *p, c
 				   int64_t now_ms, json_t **out);
 
 /*
+ * Whether tenant has a record other than id with this host, port and
+ * database: API_ERR_CONFLICT if so, API_OK if not. (The unique index is
+ * the guard; this check gives the 409 on stores that report a unique
+ * violation of an update as a generic error, as FerretDB 1.24 does.)
+ */
+enum api_err store_database_check_unique(struct store *s, const char *tenant, const char *host,
+					 int64_t port, const char *database, const char *id);
+
+/*
  * Deletes record id of p's tenants (API_ERR_NOT_FOUND when there is none).
  * Events, alerts and other documents that name it stay.
  */

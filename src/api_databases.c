@@ -26,6 +26,14 @@
 #include "util/str.h"
 #include "util/timeutil.h"
 
+/* The string value of j, or "" (stored records always have their strings). */
+static const char *text_of(const json_t *j)
+{
+	const char *s = json_string_value(j);
+
+	return s ? s : "";
+}
+
 /* The record id of the path; anything malformed is simply not found. */
 static enum api_err path_id(struct ctx *c, const char **id)
 {
@@ -246,10 +254,8 @@ static enum api_err patch_unique(struct ctx *c, const json_t *set, const json_t 
 		port = json_object_get(old, "port");
 	if (db == NULL)
 		db = json_object_get(old, "database");
-	return store_database_check_unique(c->app->store,
-					   json_string_value(json_object_get(old, "tenant_id")) ?: "",
-					   json_string_value(host) ?: "", json_integer_value(port),
-					   json_string_value(db) ?: "", id);
+	return store_database_check_unique(c->app->store, text_of(json_object_get(old, "tenant_id")),
+					   text_of(host), json_integer_value(port), text_of(db), id);
 }
 
 enum api_err api_databases_patch(struct ctx *c)

@@ -1013,3 +1013,45 @@ def test_no_password_in_store_files(var_dir, conf):
         data = f.read_bytes()
         for s in SENT:
             assert s.encode() not in data, f"a password is stored in clear in {f.name}"
+
+
+def test_openapi_lists_every_route_with_its_scope(call, api, make_key, tenant_a, dbs):
+    yaml = pytest.importorskip("yaml")
+    doc = yaml.safe_load(api("GET", "/swagger").text)
+    want = {("get", "/v1/databases"): "read:databases", ("post", "/v1/databases"): "write:databases",
+            ("get", "/v1/databases/{id}"): "read:databases",
+            ("patch", "/v1/databases/{id}"): "write:databases",
+            ("delete", "/v1/databases/{id}"): "write:databases",
+            ("get", "/v1/databases/{id}/status"): "read:databases",
+            ("post", "/v1/databases/{id}/test"): "write:databases",
+            ("post", "/v1/databases/{id}/heartbeat"): "write:events"}
+    got = {(m, p): op.get("x-required-scope") for p, ops in doc["paths"].items()
+           if p.startswith("/v1/databases") for m, op in ops.items() if m != "parameters"}
+    assert got == want
+    # and the server enforces exactly that scope
+    d = dbs(database=other_db())
+    for (method, path), scope in want.items():
+        scopes = [s for s in ("read:databases", "write:databases", "write:events") if s != scope]
+        key = make_key(tenant_a, ",".join(scopes))
+        r = call(method.upper(), path.format(id=d["id"]), key, json={})
+        assert scope in err(r, 403, "forbidden")
+
+
+def test_stale_heartbeat_becomes_disconnected(call, key_a, store, dbs):
+    """The background worker (every 30 s) marks connected databases whose
+    last heartbeat is older than heartbeat_stale_s (300 s) disconnected."""
+    d = dbs(database=other_db())
+    assert call("POST", f"/v1/databases/{d['id']}/heartbeat", key_a,
+                json=HB).json()["connection_status"] == "connected"
+    old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    store.databases.update_one({"_id": d["id"]}, {"$set": {"heartbeat.received_at": old}})
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        st = call("GET", f"/v1/databases/{d['id']}/status", key_a).json()
+        if st["connection_status"] != "connected":
+            break
+        time.sleep(1)
+    assert st["connection_status"] == "disconnected"
+    # a fresh heartbeat connects it again
+    assert call("POST", f"/v1/databases/{d['id']}/heartbeat", key_a,
+                json=HB).json()["connection_status"] == "connected"

@@ -152,6 +152,7 @@ void dbprobe_mongo(const struct dbprobe_conn *c, struct dbprobe_result *r)
 	int users = 0;
 	bool monitor = false;
 
+	mongoc_init();  /* idempotent; the store has usually done it already */
 	uri = make_uri(c, &err);
 	if (uri == NULL) {
 		dbprobe_fail(r, t, DBPROBE_OTHER, err.message);

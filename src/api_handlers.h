@@ -12,6 +12,9 @@ enum api_err api_health_get(struct ctx *c);
 enum api_err api_swagger_get(struct ctx *c);
 enum api_err api_debug_sleep(struct ctx *c);
 
+/* api_auth.c */
+enum api_err api_whoami_get(struct ctx *c);
+
 /* api_databases.c */
 enum api_err api_databases_list(struct ctx *c);
 enum api_err api_databases_create(struct ctx *c);

@@ -182,9 +182,11 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 		route_name = m.route->pattern;
 		memcpy(c.params, m.params, sizeof(c.params));
 		c.nparams = m.nparams;
-		if (m.route->scope != NULL) {
+		if (m.route->scope != NULL || (m.route->flags & ROUTE_AUTH)) {
+			/* Authentication runs before any handler; the route's scope next. */
 			rc = auth_authenticate(app->auth, req, &who, &c.reason);
-			if (rc == API_OK && !(who.scopes & auth_scope_bit(m.route->scope))) {
+			if (rc == API_OK && m.route->scope != NULL &&
+			    !(who.scopes & auth_scope_bit(m.route->scope))) {
 				c.reason = "scope_missing";
 				rc = api_fail(&c, API_ERR_FORBIDDEN, "this request needs the scope %s",
 					      m.route->scope);

@@ -35,6 +35,7 @@ static const struct opt opts[] = {
 	STR(jwt_issuer, "dbaudit-local"),
 	STR(jwt_audience, "dbaudit"),
 	INT(jwt_leeway_s, "30", 0, 600),
+	INT(jwt_cache_entries, "128", 0, 4096),
 	STR(crypto_key_file, ""),
 	STR(crypto_key, ""),
 	STR(crypto_key_id, "k1"),

@@ -22,6 +22,7 @@ struct config {
 	char *jwt_issuer;
 	char *jwt_audience;
 	int64_t jwt_leeway_s;
+	int64_t jwt_cache_entries;    /* verified tokens kept per worker; 0: none */
 	char *crypto_key_file;        /* AES-256-GCM key for stored credentials (64 hex) */
 	char *crypto_key;             /* the same key given directly (DBAUDIT_CRYPTO_KEY) */
 	char *crypto_key_id;

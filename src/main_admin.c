@@ -5,7 +5,7 @@
  *   dbaudit-admin [--config FILE] ping
  *   dbaudit-admin [--config FILE] key create --tenant T[,T2...] --scopes S[,S2...]|all
  *                                            [--name NAME] [--plan free|pro|enterprise]
- *                                            [--expires-in DAYS]
+ *                                            [--expires-in DAYS|Ns|Nm|Nh]
  *   dbaudit-admin [--config FILE] key list [--tenant T]
  *   dbaudit-admin [--config FILE] key revoke KEY_ID
  *   dbaudit-admin [--config FILE] crypto generate-key
@@ -14,6 +14,7 @@
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,42 @@ static int parse_tenants(const char *list, struct key_record *k)
 	return rc;
 }
 
+/* Whether s holds a control character (a tab or newline would forge `key list` lines). */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/*
+ * "--expires-in DAYS" as the contract says; "90s", "15m", "12h" or "7d" for
+ * short-lived keys (a CI job's, a test's). At most 100 years.
+ */
+static int parse_expiry(const char *v, int64_t *ms)
+{
+	static const struct { char unit; int64_t ms; } units[] = {
+		{ 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 },
+	};
+	char num[16];
+	size_t n = strlen(v);
+	int64_t mult = 86400000, max_ms = (int64_t)36500 * 86400000, x;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, v, n + 1);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (num[n - 1] == units[i].unit) {
+			mult = units[i].ms;
+			num[n - 1] = '\0';
+		}
+	if (str_parse_int(num, 1, max_ms / mult, &x) != 0)
+		return -1;
+	*ms = x * mult;
+	return 0;
+}
+
 static int cmd_key_create(struct admin *ad, int argc, char **argv)
 {
 	static const char *const allowed[] = { "--tenant", "--scopes", "--name", "--plan",
@@ -124,16 +161,17 @@ static int cmd_key_create(struct admin *ad, int argc, char **argv)
 		return fail("unknown plan '%s' (free, pro, enterprise)", v);
 	k.plan = (enum plan)plan;
 	v = opt_value(argc, argv, "--name");
-	if (v != NULL && (strlen(v) > 128 || !str_utf8_valid(v, strlen(v))))
-		return fail("%s", "--name must be valid UTF-8, at most 128 bytes");
+	if (v != NULL && (strlen(v) > 128 || !str_utf8_valid(v, strlen(v)) || has_control(v)))
+		return fail("%s", "--name must be valid UTF-8 without control characters, at most 128 bytes");
 	snprintf(k.name, sizeof(k.name), "%s", v ? v : "");
 	k.created_ms = time_now_ms();
 	if ((v = opt_value(argc, argv, "--expires-in")) != NULL) {
-		int64_t days;
+		int64_t ms;
 
-		if (str_parse_int(v, 1, 36500, &days) != 0)
-			return fail("--expires-in must be a number of days from 1 to 36500, not '%s'", v);
-		k.expires_ms = k.created_ms + days * 86400000;
+		if (parse_expiry(v, &ms) != 0)
+			return fail("--expires-in must be a number of days from 1 to 36500 "
+				    "(or of seconds, minutes, hours with s, m, h), not '%s'", v);
+		k.expires_ms = k.created_ms + ms;
 	}
 	if (auth_key_generate(token, k.key_id, k.hash) != 0)
 		return fail("%s", "the random number generator failed");
@@ -147,6 +185,7 @@ static int cmd_key_create(struct admin *ad, int argc, char **argv)
 static void print_key(const struct key_record *k, void *arg)
 {
 	char scopes[512] = "", tenants[1200] = "", created[TIME_RFC3339_LEN];
+	char expires[TIME_RFC3339_LEN] = "never", last_used[TIME_RFC3339_LEN] = "never";
 	const char *state = "active";
 	size_t n = 0;
 
@@ -168,9 +207,14 @@ static void print_key(const struct key_record *k, void *arg)
 	else if (k->expires_ms != 0 && k->expires_ms <= time_now_ms())
 		state = "expired";
 	time_format_rfc3339(k->created_ms, created);
-	printf("%s\ttenants=%s\tscopes=%s\tplan=%s\tname=%s\tstate=%s\tcreated=%s\n",
+	if (k->expires_ms != 0)
+		time_format_rfc3339(k->expires_ms, expires);
+	if (k->last_used_ms != 0)
+		time_format_rfc3339(k->last_used_ms, last_used);
+	printf("%s\ttenants=%s\tscopes=%s\tplan=%s\tname=%s\tstate=%s\tcreated=%s"
+	       "\texpires=%s\tlast_used=%s\n",
 	       k->key_id, tenants, scopes, auth_plan_name(k->plan),
-	       k->name[0] ? k->name : "-", state, created);
+	       k->name[0] ? k->name : "-", state, created, expires, last_used);
 }
 
 static int cmd_key_list(struct admin *ad, int argc, char **argv)
@@ -308,7 +352,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: dbaudit-admin [--config FILE] migrate | ping\n"
 		"       dbaudit-admin [--config FILE] key create --tenant T[,T2] --scopes S[,S2]|all\n"
-		"                     [--name NAME] [--plan free|pro|enterprise] [--expires-in DAYS]\n"
+		"                     [--name NAME] [--plan free|pro|enterprise] [--expires-in DAYS|Ns|Nm|Nh]\n"
 		"       dbaudit-admin [--config FILE] key list [--tenant T]\n"
 		"       dbaudit-admin [--config FILE] key revoke KEY_ID\n"
 		"       dbaudit-admin [--config FILE] crypto generate-key | rotate | check\n");

@@ -111,8 +111,19 @@ def tenant_a():
 
 
 @pytest.fixture(scope="module")
-def key_a(make_key, tenant_a):
-    return make_key(tenant_a, "all")
+def key_a(make_key, tenant_a, base_url):
+    key = make_key(tenant_a, "all")
+    # Tests that stop the store (test_core) may run just before: a worker
+    # that saw the store fail waits a few seconds before it tries again.
+    # Start once several requests in a row (spread over the workers) succeed.
+    import requests
+    ok, deadline = 0, time.monotonic() + 20
+    while ok < 12 and time.monotonic() < deadline:
+        r = requests.get(base_url + "/v1/databases", headers={"X-API-Key": key}, timeout=10)
+        ok = ok + 1 if r.status_code == 200 else 0
+        if r.status_code != 200:
+            time.sleep(0.5)
+    return key
 
 
 @pytest.fixture(scope="module")

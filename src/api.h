@@ -19,6 +19,7 @@ struct config;
 struct store;
 struct auth;
 struct principal;
+struct crypto_keyring;
 
 enum app_role { APP_ROLE_API, APP_ROLE_STREAM };
 
@@ -27,6 +28,7 @@ struct app {
 	const struct config *cfg;   /* borrowed */
 	struct store *store;        /* owned */
 	struct auth *auth;          /* owned */
+	struct crypto_keyring *keys; /* owned; NULL when no crypto key is configured */
 	enum app_role role;
 	int64_t health_checked_ms;  /* monotonic time of the last store ping */
 	enum api_err health_last;

@@ -15,4 +15,14 @@ enum api_err api_debug_sleep(struct ctx *c);
 /* api_auth.c */
 enum api_err api_whoami_get(struct ctx *c);
 
+/* api_databases.c */
+enum api_err api_databases_list(struct ctx *c);
+enum api_err api_databases_create(struct ctx *c);
+enum api_err api_databases_get(struct ctx *c);
+enum api_err api_databases_patch(struct ctx *c);
+enum api_err api_databases_delete(struct ctx *c);
+enum api_err api_databases_status(struct ctx *c);
+enum api_err api_databases_test(struct ctx *c);
+enum api_err api_databases_heartbeat(struct ctx *c);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "crypto.h"
 #include "route.h"
 #include "store.h"
 #include "util/log.h"
@@ -98,6 +99,7 @@ enum api_err api_body_object(struct ctx *c, json_t **out)
 enum api_err app_init(struct app *app, const struct config *cfg, enum app_role role)
 {
 	const char *why = NULL;
+	char kwhy[256];
 	enum api_err rc;
 
 	memset(app, 0, sizeof(*app));
@@ -106,13 +108,23 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 	rc = store_open(cfg, &app->store, &why);
 	if (rc == API_OK)
 		rc = auth_create(cfg, app->store, &app->auth, &why);
-	if (rc != API_OK)
+	if (rc != API_OK) {
 		log_msg(LOG_ERROR, "startup failed: %s", why ? why : "unknown error");
-	return rc;
+		return rc;
+	}
+	if (crypto_keyring_from_config(cfg, &app->keys, kwhy, sizeof(kwhy)) != 0) {
+		log_msg(LOG_ERROR, "startup failed: %s", kwhy);
+		return API_ERR_INTERNAL;
+	}
+	if (app->keys == NULL && role == APP_ROLE_API)
+		log_msg(LOG_WARN, "no crypto key is configured (crypto_key_file or crypto_key): "
+			"databases with credentials cannot be registered");
+	return API_OK;
 }
 
 void app_cleanup(struct app *app)
 {
+	crypto_keyring_free(app->keys);
 	auth_free(app->auth);
 	store_free(app->store);
 	memset(app, 0, sizeof(*app));

@@ -8,6 +8,9 @@
  *                                            [--expires-in DAYS|Ns|Nm|Nh]
  *   dbaudit-admin [--config FILE] key list [--tenant T]
  *   dbaudit-admin [--config FILE] key revoke KEY_ID
+ *   dbaudit-admin [--config FILE] crypto generate-key
+ *   dbaudit-admin [--config FILE] crypto rotate
+ *   dbaudit-admin [--config FILE] crypto check
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
  */
@@ -18,7 +21,10 @@
 
 #include "auth.h"
 #include "config.h"
+#include "crypto.h"
+#include "dbsecrets.h"
 #include "store.h"
+#include "store_databases.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -236,6 +242,111 @@ static int cmd_key_revoke(struct admin *ad, int argc, char **argv)
 	return rc == API_OK ? 0 : store_fail(rc, "key revoke");
 }
 
+static int usage(void);
+
+struct crypto_walk {
+	struct store *store;
+	struct crypto_keyring *kr;
+	bool check;            /* only open every secret */
+	long long records, secrets, changed, failed;
+};
+
+static void crypto_report(const char *id, const struct dbsecrets_failure *why, enum crypto_err ce)
+{
+	fprintf(stderr, "dbaudit-admin: %s: %s under key id %s: %s\n", id,
+		dbrec_secret_name(why->secret), why->kid[0] ? why->kid : "?",
+		ce == CRYPTO_ERR_NOKEY ? "that key is not configured (crypto_old_keys)"
+		: ce == CRYPTO_ERR_AUTH ? "it does not open with that key (wrong key or altered data)"
+		: "malformed");
+}
+
+/* One record of the walk: check that its secrets open, or re-seal them under the current key. */
+static enum api_err crypto_visit(json_t *rec, void *arg)
+{
+	struct crypto_walk *w = arg;
+	const char *id = json_string_value(json_object_get(rec, "_id"));
+	json_t *secrets = json_object_get(rec, "secrets"), *fresh = NULL;
+	struct dbsecrets_failure why;
+	enum crypto_err ce;
+	enum api_err rc = API_OK;
+	int n = 0;
+
+	if (id == NULL)
+		return API_OK;
+	memset(&why, 0, sizeof(why));
+	w->records++;
+	if (w->check) {
+		char *plain[DB_SECRET__COUNT];
+
+		ce = dbsecrets_open(w->kr, id, secrets, plain, &why);
+		dbsecrets_free(plain);
+		if (ce != CRYPTO_OK) {
+			crypto_report(id, &why, ce);
+			w->failed++;
+		} else {
+			w->secrets += (long long)json_object_size(secrets);
+		}
+		return API_OK;
+	}
+	ce = dbsecrets_reseal(w->kr, id, secrets, &fresh, &n, &why);
+	if (ce != CRYPTO_OK) {
+		crypto_report(id, &why, ce);
+		w->failed++;
+		return API_OK;
+	}
+	if (fresh == NULL)
+		return API_OK;
+	rc = store_database_replace_secrets(w->store, id, secrets, fresh);
+	json_decref(fresh);
+	if (rc == API_ERR_NOT_FOUND) {
+		fprintf(stderr, "dbaudit-admin: %s changed while rotating; run the command again\n", id);
+		w->failed++;
+		return API_OK;
+	}
+	if (rc == API_OK) {
+		w->secrets += n;
+		w->changed++;
+	}
+	return rc;
+}
+
+static int cmd_crypto(struct admin *ad, int argc, char **argv)
+{
+	struct crypto_walk w;
+	char why[256], hex[CRYPTO_KEY_HEX_LEN + 1];
+	enum api_err rc;
+
+	memset(&w, 0, sizeof(w));
+	if (argc == 1 && strcmp(argv[0], "generate-key") == 0) {
+		if (crypto_key_generate_hex(hex) != 0)
+			return fail("%s", "the random number generator failed");
+		printf("%s\n", hex);
+		return 0;
+	}
+	if (argc != 1 || (strcmp(argv[0], "rotate") != 0 && strcmp(argv[0], "check") != 0))
+		return usage();
+	if (crypto_keyring_from_config(&ad->cfg, &w.kr, why, sizeof(why)) != 0)
+		return fail("%s", why);
+	if (w.kr == NULL)
+		return fail("%s", "no crypto key is configured (crypto_key_file or crypto_key)");
+	w.store = ad->store;
+	w.check = strcmp(argv[0], "check") == 0;
+	rc = store_database_foreach(ad->store, crypto_visit, &w);
+	if (rc != API_OK) {
+		crypto_keyring_free(w.kr);
+		return store_fail(rc, w.check ? "crypto check" : "crypto rotate");
+	}
+	if (w.check)
+		printf("%lld secret(s) of %lld database(s) open with the configured keys; %lld "
+		       "database(s) failed\n", w.secrets, w.records - w.failed, w.failed);
+	else
+		printf("re-encrypted %lld secret(s) in %lld database(s) under key %s; %lld "
+		       "database(s) failed\n", w.secrets, w.changed,
+		       crypto_keyring_current_kid(w.kr), w.failed);
+	crypto_keyring_free(w.kr);
+	return w.failed > 0 ? 1 : 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -243,7 +354,8 @@ static int usage(void)
 		"       dbaudit-admin [--config FILE] key create --tenant T[,T2] --scopes S[,S2]|all\n"
 		"                     [--name NAME] [--plan free|pro|enterprise] [--expires-in DAYS|Ns|Nm|Nh]\n"
 		"       dbaudit-admin [--config FILE] key list [--tenant T]\n"
-		"       dbaudit-admin [--config FILE] key revoke KEY_ID\n");
+		"       dbaudit-admin [--config FILE] key revoke KEY_ID\n"
+		"       dbaudit-admin [--config FILE] crypto generate-key | rotate | check\n");
 	return 1;
 }
 
@@ -289,6 +401,8 @@ int main(int argc, char **argv)
 			rc = cmd_key_revoke(&ad, argc - i - 2, argv + i + 2);
 		else
 			rc = usage();
+	} else if (strcmp(argv[i], "crypto") == 0) {
+		rc = cmd_crypto(&ad, argc - i - 1, argv + i + 1);
 	} else {
 		fprintf(stderr, "dbaudit-admin: unknown command\n");
 		rc = usage();

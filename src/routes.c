@@ -11,6 +11,14 @@ const struct route route_table[] = {
 	{ "GET", "/swagger", api_swagger_get, NULL, 0 },
 	{ "GET", "/v1/auth/whoami", api_whoami_get, NULL, ROUTE_AUTH },
 	{ "GET", "/v1/_debug/sleep", api_debug_sleep, NULL, ROUTE_DEBUG },
+	{ "GET", "/v1/databases", api_databases_list, "read:databases", 0 },
+	{ "POST", "/v1/databases", api_databases_create, "write:databases", 0 },
+	{ "GET", "/v1/databases/{id}/status", api_databases_status, "read:databases", 0 },
+	{ "POST", "/v1/databases/{id}/test", api_databases_test, "write:databases", 0 },
+	{ "POST", "/v1/databases/{id}/heartbeat", api_databases_heartbeat, "write:events", 0 },
+	{ "GET", "/v1/databases/{id}", api_databases_get, "read:databases", 0 },
+	{ "PATCH", "/v1/databases/{id}", api_databases_patch, "write:databases", 0 },
+	{ "DELETE", "/v1/databases/{id}", api_databases_delete, "write:databases", 0 },
 };
 
 const size_t route_table_len = sizeof(route_table) / sizeof(route_table[0]);

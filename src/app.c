@@ -215,6 +215,9 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 		/* 5xx messages come from us, never from a library. */
 		api_error_response(res, rc, rc == API_ERR_INTERNAL ? NULL : c.msg);
 	}
+	/* Whatever found the store unreachable, the next request reconnects afresh. */
+	if (rc == API_ERR_UNAVAILABLE && app->store != NULL)
+		store_reset(app->store);
 	log_access(req->method, route_name, res->status,
 		   (double)(time_mono_us() - req->started_us) / 1000.0,
 		   c.who ? c.who->id : NULL, c.reason);

@@ -60,17 +60,6 @@ void crypto_keyring_free(struct crypto_keyring *kr)
 	free(kr);
 }
 
-static int hex_value(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static const struct crypto_key *keyring_find(const struct crypto_keyring *kr, const char *kid)
 {
 	for (size_t i = 0; i < kr->nkeys; i++)
@@ -102,7 +91,8 @@ int crypto_keyring_add_hex(struct crypto_keyring *kr, const char *kid, const cha
 	}
 	k = &kr->keys[kr->nkeys];
 	for (size_t i = 0; i < CRYPTO_KEY_LEN; i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+		int hi = str_hex_value((unsigned char)hex[2 * i]);
+		int lo = str_hex_value((unsigned char)hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			OPENSSL_cleanse(k, sizeof(*k));

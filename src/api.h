@@ -8,6 +8,7 @@
 #define DBAUDIT_API_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -76,6 +77,14 @@ enum api_err api_query_int(struct ctx *c, const char *name, int64_t min, int64_t
  * gives NULL. A repeated or over-long value is a 400.
  */
 enum api_err api_query_str(struct ctx *c, const char *name, size_t maxlen, const char **out);
+
+/*
+ * Reads query parameter name as an ISO 8601 time: an RFC 3339 date-time,
+ * or a date YYYY-MM-DD meaning its first millisecond (or, with end_of_day,
+ * its last). Absent: *has = false. A repeated or malformed value is a 400.
+ */
+enum api_err api_query_time(struct ctx *c, const char *name, bool end_of_day, bool *has,
+			    int64_t *ms);
 
 /*
  * Rejects query parameters that are not in the NULL-terminated list

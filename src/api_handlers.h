@@ -25,4 +25,15 @@ enum api_err api_databases_status(struct ctx *c);
 enum api_err api_databases_test(struct ctx *c);
 enum api_err api_databases_heartbeat(struct ctx *c);
 
+/* api_events.c */
+enum api_err api_events_post(struct ctx *c);
+enum api_err api_events_list(struct ctx *c);
+enum api_err api_events_get(struct ctx *c);
+enum api_err api_events_debug_allocate(struct ctx *c);
+
+/* api_kaudit.c */
+enum api_err api_kaudit_list(struct ctx *c);
+enum api_err api_kaudit_get(struct ctx *c);
+enum api_err api_kaudit_summary(struct ctx *c);
+
 #endif

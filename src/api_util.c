@@ -1,9 +1,11 @@
 /* api_util: parameter parsing shared by every handler. */
+#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
 #include "auth.h"
 #include "util/str.h"
+#include "util/timeutil.h"
 
 enum api_err api_query_int(struct ctx *c, const char *name, int64_t min, int64_t max,
 			   int64_t def, int64_t *out)
@@ -34,6 +36,28 @@ enum api_err api_query_str(struct ctx *c, const char *name, size_t maxlen, const
 	if (strlen(v) > maxlen)
 		return api_fail(c, API_ERR_INVALID_PARAMETER, "%s is longer than %zu bytes", name, maxlen);
 	*out = v;
+	return API_OK;
+}
+
+enum api_err api_query_time(struct ctx *c, const char *name, bool end_of_day, bool *has,
+			    int64_t *ms)
+{
+	const char *v = http_query_get(c->req, name);
+	char full[40];
+
+	*has = false;
+	if (v == NULL)
+		return API_OK;
+	if (http_query_count(c->req, name) > 1)
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "%s is given more than once", name);
+	if (strlen(v) == 10 && v[4] == '-' && v[7] == '-') {
+		snprintf(full, sizeof(full), "%sT%s", v, end_of_day ? "23:59:59.999Z" : "00:00:00Z");
+		v = full;
+	}
+	if (strlen(v) > 35 || time_parse_rfc3339(v, ms) != 0)
+		return api_fail(c, API_ERR_INVALID_PARAMETER,
+				"%s must be an ISO 8601 date-time such as 2025-01-15T14:32:18Z", name);
+	*has = true;
 	return API_OK;
 }
 

@@ -47,6 +47,7 @@ static const struct opt opts[] = {
 	INT(max_body_bytes, "5242880", 1024, 64 * 1024 * 1024),
 	INT(key_cache_ttl_s, "30", 0, 60),
 	INT(health_cache_ms, "500", 0, 10000),
+	INT(cursor_gap_lease_ms, "30000", 1000, 3600000),
 	BOOL(debug_routes, "false"),
 	STR(log_level, "info"),
 };
@@ -169,6 +170,11 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		v = getenv(env);
 		if (v != NULL && opt_set(c, &opts[i], v, err, errlen) != 0)
 			return -1;
+	}
+	/* A writer must be done (or failed) long before its sequences are claimed. */
+	if (c->cursor_gap_lease_ms < 2 * c->store_timeout_ms) {
+		snprintf(err, errlen, "cursor_gap_lease_ms must be at least twice store_timeout_ms");
+		return -1;
 	}
 	return 0;
 }

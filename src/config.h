@@ -34,6 +34,7 @@ struct config {
 	int64_t max_body_bytes;
 	int64_t key_cache_ttl_s;
 	int64_t health_cache_ms;
+	int64_t cursor_gap_lease_ms;  /* an undecided event sequence is claimed after this */
 	bool debug_routes;            /* test-only routes such as /v1/_debug/sleep */
 	char *log_level;
 };

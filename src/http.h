@@ -44,7 +44,7 @@ struct request {
 
 struct header {
 	char name[40];
-	char value[256];
+	char value[2048];   /* room for a Link header carrying every list filter */
 };
 
 struct response {

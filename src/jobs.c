@@ -25,9 +25,26 @@ static enum api_err job_databases_stale(struct store *s, const struct config *cf
 	return rc;
 }
 
+/* Keeps the cursor watermark moving (and claims abandoned sequences) even
+ * when no poller runs. */
+static enum api_err job_events_watermark(struct store *s, const struct config *cfg)
+{
+	int64_t w;
+
+	return store_events_watermark(s, cfg->cursor_gap_lease_ms, time_now_ms(), 20000, &w);
+}
+
+static enum api_err job_events_gc(struct store *s, const struct config *cfg)
+{
+	(void)cfg;
+	return store_events_gc(s);
+}
+
 const struct job job_table[] = {
 	{ "store_check", 5000, job_store_check },
 	{ "databases_stale", 30000, job_databases_stale },
+	{ "events_watermark", 1000, job_events_watermark },
+	{ "events_gc", 30000, job_events_gc },
 };
 
 const size_t job_table_len = sizeof(job_table) / sizeof(job_table[0]);

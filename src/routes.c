@@ -19,6 +19,13 @@ const struct route route_table[] = {
 	{ "GET", "/v1/databases/{id}", api_databases_get, "read:databases", 0 },
 	{ "PATCH", "/v1/databases/{id}", api_databases_patch, "write:databases", 0 },
 	{ "DELETE", "/v1/databases/{id}", api_databases_delete, "write:databases", 0 },
+	{ "POST", "/v1/_debug/events/allocate", api_events_debug_allocate, "write:events", ROUTE_DEBUG },
+	{ "POST", "/v1/events", api_events_post, "write:events", ROUTE_NDJSON },
+	{ "GET", "/v1/events", api_events_list, "read:events", 0 },
+	{ "GET", "/v1/events/{id}", api_events_get, "read:events", 0 },
+	{ "GET", "/api/v1/public/audit-activity", api_kaudit_list, "read:audit-activity", 0 },
+	{ "GET", "/api/v1/public/audit-activity/summary", api_kaudit_summary, "read:audit-activity", 0 },
+	{ "GET", "/api/v1/public/audit-activity/{recordId}", api_kaudit_get, "read:audit-activity", 0 },
 };
 
 const size_t route_table_len = sizeof(route_table) / sizeof(route_table[0]);

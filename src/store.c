@@ -183,8 +183,18 @@ enum api_err store_error(const bson_error_t *err, const char *what)
 		}
 		break;
 	case MONGOC_ERROR_CLIENT:
-		if (err->code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
+		/* The handshake of a new connection reports stream failures
+		 * in the client domain ("socket timeout calling hello"). */
+		switch (err->code) {
+		case MONGOC_ERROR_CLIENT_AUTHENTICATE:
+		case MONGOC_ERROR_CLIENT_NOT_READY:
+		case MONGOC_ERROR_STREAM_NAME_RESOLUTION:
+		case MONGOC_ERROR_STREAM_SOCKET:
+		case MONGOC_ERROR_STREAM_CONNECT:
+		case MONGOC_ERROR_STREAM_NOT_ESTABLISHED:
 			e = API_ERR_UNAVAILABLE;
+			break;
+		}
 		break;
 	}
 	if (e != API_ERR_CONFLICT)

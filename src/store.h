@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "api_err.h"
 #include "auth.h"
 
@@ -69,5 +71,120 @@ enum api_err store_key_revoke(struct store *s, const char *key_id);
 
 /* Raises last_used to ms (never lowers it). */
 enum api_err store_key_touch(struct store *s, const char *key_id, int64_t ms);
+
+/* ---------------------------------------------------------------- events
+ * store_events.c. The event document, the commit sequence and the cursor
+ * watermark are described in docs/events.md.
+ */
+struct event_in;
+
+/* The filters of every event listing (both API surfaces). NULL or false: unused. */
+struct event_filter {
+	uint32_t types;            /* mask over event_types; 0 or EVENT_TYPES_ALL: any */
+	const char *severity;
+	const char *database_id;
+	const char *database_name;
+	const char *user;          /* details.user */
+	const char *source_ip;     /* details.source_ip */
+	const char *action_id;     /* kAudit action id (upper case) */
+	const char *search;        /* kAudit: case-insensitive literal substring */
+	bool has_start, has_end;
+	int64_t start_ms, end_ms;  /* inclusive bounds on timestamp */
+};
+
+/*
+ * Checks that each event's database_id (if any) is a database of the
+ * event's tenant, and fills database_name from it when the event has none.
+ * API_ERR_UNPROCESSABLE with *bad = the index of the first event whose
+ * database does not exist for its tenant.
+ */
+enum api_err store_events_check_databases(struct store *s, struct event_in *ev, size_t n,
+					  size_t *bad);
+
+/*
+ * Stores validated events durably (the configured write concern): one
+ * block of commit sequences per batch, one insert, then the block's
+ * record for the watermark. An event whose id already exists
+ * (same tenant and external_id, also within the batch) is not stored
+ * again: ev[i].duplicate is set and ev[i].id is the stored event's id.
+ * lease_ms is cursor_gap_lease_ms (a writer done within 3/4 of it knows
+ * no tombstone can have taken its sequences).
+ * API_OK means every event is stored or a duplicate. Errors mean the batch
+ * is not acknowledged (some events may be stored; a retry with the same
+ * external_ids stores nothing twice): API_ERR_UNAVAILABLE when the store is
+ * unreachable or the outcome is unknown, API_ERR_INTERNAL otherwise.
+ */
+enum api_err store_events_insert(struct store *s, struct event_in *ev, size_t n,
+				 int64_t now_ms, int64_t lease_ms);
+
+/*
+ * One page of the principal's events matching f, sorted on sort_field
+ * (a stored field: "timestamp", "details.user", ...) with the commit
+ * sequence as tie-breaker, skipping skip. *items receives a new array of
+ * stored documents as JSON (dates as RFC 3339 strings). When total is not
+ * NULL it receives the number of matching events.
+ */
+enum api_err store_events_list(struct store *s, const struct principal *p,
+			       const struct event_filter *f, const char *sort_field,
+			       bool ascending, int64_t skip, int64_t limit,
+			       json_t **items, int64_t *total);
+
+/*
+ * The principal's events matching f with after < seq <= upto, in commit
+ * order, at most limit. *has_more tells whether more match beyond them.
+ */
+enum api_err store_events_after(struct store *s, const struct principal *p,
+				const struct event_filter *f, int64_t after, int64_t upto,
+				int64_t limit, json_t **items, bool *has_more);
+
+/*
+ * Advances and returns the cursor watermark W: every commit sequence up to
+ * W is decided (its event is stored, or it will never hold one), so a
+ * reader that stops at W never misses an event that commits later. A
+ * block left undecided for lease_ms is settled with tombstones. At most
+ * max_steps blocks are walked; W is persisted as a starting point.
+ */
+enum api_err store_events_watermark(struct store *s, int64_t lease_ms, int64_t now_ms,
+				    int max_steps, int64_t *w);
+
+/*
+ * Allocates a block for n events and stores nothing in it, as a writer
+ * that dies right after allocating would (tests of the watermark).
+ * [*lo, *hi] are the event sequences it holds.
+ */
+enum api_err store_events_allocate(struct store *s, int64_t n, int64_t *lo, int64_t *hi);
+
+/* An upper bound of every sequence allocated so far. */
+enum api_err store_events_allocated(struct store *s, int64_t *seq);
+
+/* Drops the block and range records the watermark has passed. */
+enum api_err store_events_gc(struct store *s);
+
+/* The principal's event id as stored (JSON), or API_ERR_NOT_FOUND. */
+enum api_err store_events_get(struct store *s, const struct principal *p, const char *id,
+			      json_t **doc);
+
+/*
+ * Ids of the principal's other events of session_id, newest first, at most
+ * max: a new JSON array.
+ */
+enum api_err store_events_session(struct store *s, const struct principal *p,
+				  const char *id, const char *session_id, size_t max,
+				  json_t **ids);
+
+/* Name of the principal's database db_id into out ("" when unknown). */
+enum api_err store_database_name(struct store *s, const struct principal *p,
+				 const char *db_id, char *out, size_t outlen);
+
+struct event_summary {
+	int64_t total, succeeded, failed;
+	int64_t distinct_databases, distinct_principals;
+	bool has_latest;
+	int64_t latest_ms;
+};
+
+/* Counts and distincts over the principal's events matching f. */
+enum api_err store_events_summary(struct store *s, const struct principal *p,
+				  const struct event_filter *f, struct event_summary *out);
 
 #endif

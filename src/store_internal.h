@@ -12,7 +12,7 @@
 
 struct principal;
 
-#define STORE_MAX_COLLECTIONS 16
+#define STORE_MAX_COLLECTIONS 32
 
 struct store {
 	mongoc_client_t *client;            /* NULL only if store_reset failed */
@@ -57,5 +57,23 @@ json_t *store_iter_to_json(bson_iter_t *it);
  * (no leading '$', no '.'); callers validate before they store.
  */
 bool store_json_append(bson_t *b, const char *key, json_t *v);
+
+/* Appends key: [v[0], ..., v[n-1]] (strings). */
+bool store_append_str_array(bson_t *b, const char *key, const char *const *v, size_t n);
+
+/*
+ * Finds one document of coll by query (opts: sort, projection); *found
+ * tells whether one exists and out (initialised by the call only when
+ * found) holds a copy the caller destroys.
+ */
+enum api_err store_find_one(mongoc_collection_t *coll, const bson_t *q, const bson_t *opts,
+			    bson_t *out, bool *found, const char *what);
+
+/* Runs a find and collects the documents as a new JSON array in *items. */
+enum api_err store_find_json(mongoc_collection_t *coll, const bson_t *q, const bson_t *opts,
+			     json_t **items, const char *what);
+
+/* An integer field (int32, int64 or double) of doc, 0 when absent. */
+int64_t store_get_int(const bson_t *doc, const char *field);
 
 #endif

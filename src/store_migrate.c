@@ -25,13 +25,32 @@ static const struct index_spec indexes[] = {
 	  "{\"tenant_id\": 1, \"created_at\": -1, \"_id\": -1}", false },
 	{ "databases", "status_1_heartbeat.received_at_1",
 	  "{\"status\": 1, \"heartbeat.received_at\": 1}", false },
-	/* what the databases API counts and looks up per database */
-	{ "events", "tenant_id_1_database_id_1_timestamp_-1",
-	  "{\"tenant_id\": 1, \"database_id\": 1, \"timestamp\": -1}", false },
+	/* what the databases API counts and looks up per database (and events' tenant_db_ts) */
 	{ "alerts", "tenant_id_1_database_id_1_status_1",
 	  "{\"tenant_id\": 1, \"database_id\": 1, \"status\": 1}", false },
 	{ "policies", "tenant_id_1_enabled_1_database_ids_1",
 	  "{\"tenant_id\": 1, \"enabled\": 1, \"database_ids\": 1}", false },
+	/* events: docs/storage.md lists the queries each one serves */
+	{ "events", "seq_1", "{\"seq\": 1}", true },
+	{ "events", "xid_1", "{\"xid\": 1}", true },
+	{ "events", "tenant_ts", "{\"tenant_id\": 1, \"timestamp\": -1, \"seq\": -1}", false },
+	{ "events", "tenant_seq", "{\"tenant_id\": 1, \"seq\": 1}", false },
+	{ "events", "tenant_type_ts", "{\"tenant_id\": 1, \"type\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_sev_type_ts",
+	  "{\"tenant_id\": 1, \"severity\": 1, \"type\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_db_ts", "{\"tenant_id\": 1, \"database_id\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_user_ts",
+	  "{\"tenant_id\": 1, \"details.user\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_ip_ts",
+	  "{\"tenant_id\": 1, \"details.source_ip\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_session",
+	  "{\"tenant_id\": 1, \"details.session_id\": 1, \"seq\": -1}", false },
+	{ "events", "tenant_aid_ts", "{\"tenant_id\": 1, \"aid\": 1, \"timestamp\": -1}", false },
+	{ "events", "tenant_dbname_ts",
+	  "{\"tenant_id\": 1, \"database_name\": 1, \"timestamp\": -1}", false },
+	{ "event_blocks", "k_1", "{\"k\": 1}", false },
+	{ "event_ranges", "k_1", "{\"k\": 1}", false },
+	{ "event_floors", "k_1", "{\"k\": 1}", false },
 };
 
 static enum api_err create_index(struct store *s, const struct index_spec *ix)

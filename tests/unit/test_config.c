@@ -72,12 +72,35 @@ static void test_errors(void **state)
 	config_cleanup(&c);
 }
 
+static void test_cursor_lease(void **state)
+{
+	struct config c;
+	char err[256];
+	const char *p;
+
+	(void)state;
+	unsetenv("DBAUDIT_CURSOR_GAP_LEASE_MS");
+	assert_int_equal(config_load(&c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(c.cursor_gap_lease_ms, 30000);
+	config_cleanup(&c);
+	/* a lease shorter than two store timeouts would claim live writers' sequences */
+	p = write_tmp("store_timeout_ms = 2000\ncursor_gap_lease_ms = 3999\n");
+	assert_int_equal(config_load(&c, p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cursor_gap_lease_ms"));
+	config_cleanup(&c);
+	p = write_tmp("store_timeout_ms = 2000\ncursor_gap_lease_ms = 4000\n");
+	assert_int_equal(config_load(&c, p, err, sizeof(err)), 0);
+	config_cleanup(&c);
+	remove(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file_and_env),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_cursor_lease),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,6 +130,15 @@ void app_cleanup(struct app *app)
 	memset(app, 0, sizeof(*app));
 }
 
+void app_idle(struct app *app)
+{
+	if (app->store_reset_pending && app->store != NULL) {
+		store_reset(app->store);
+		app->store_reset_pending = false;
+	}
+	auth_flush(app->auth);
+}
+
 enum api_err app_store_health(struct app *app)
 {
 	int64_t now = time_mono_ms();
@@ -215,9 +224,13 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 		/* 5xx messages come from us, never from a library. */
 		api_error_response(res, rc, rc == API_ERR_INTERNAL ? NULL : c.msg);
 	}
-	/* Whatever found the store unreachable, the next request reconnects afresh. */
-	if (rc == API_ERR_UNAVAILABLE && app->store != NULL)
-		store_reset(app->store);
+	/*
+	 * Whatever found the store unreachable, the next request reconnects
+	 * afresh. Not now: destroying the client talks to the store (endSessions),
+	 * which must not delay this answer. app_idle does it once it is sent.
+	 */
+	if (rc == API_ERR_UNAVAILABLE)
+		app->store_reset_pending = true;
 	log_access(req->method, route_name, res->status,
 		   (double)(time_mono_us() - req->started_us) / 1000.0,
 		   c.who ? c.who->id : NULL, c.reason);

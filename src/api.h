@@ -20,6 +20,7 @@ struct config;
 struct store;
 struct auth;
 struct principal;
+struct crypto_keyring;
 
 enum app_role { APP_ROLE_API, APP_ROLE_STREAM };
 
@@ -28,7 +29,9 @@ struct app {
 	const struct config *cfg;   /* borrowed */
 	struct store *store;        /* owned */
 	struct auth *auth;          /* owned */
+	struct crypto_keyring *keys; /* owned; NULL when no crypto key is configured */
 	enum app_role role;
+	bool store_reset_pending;   /* the store failed: reconnect before the next request */
 	int64_t health_checked_ms;  /* monotonic time of the last store ping */
 	enum api_err health_last;
 };
@@ -113,6 +116,13 @@ void app_cleanup(struct app *app);
  * Writes the access log line. res must be initialised by the caller.
  */
 void app_handle(struct app *app, const struct request *req, struct response *res);
+
+/*
+ * Work that must not delay a response, done after it is sent and before
+ * the next request: recreating the store client after an outage, writing
+ * API keys' last-used times.
+ */
+void app_idle(struct app *app);
 
 /* Pings the store, answering from a cache younger than health_cache_ms. */
 enum api_err app_store_health(struct app *app);

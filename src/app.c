@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "crypto.h"
 #include "route.h"
 #include "store.h"
 #include "util/log.h"
@@ -98,6 +99,7 @@ enum api_err api_body_object(struct ctx *c, json_t **out)
 enum api_err app_init(struct app *app, const struct config *cfg, enum app_role role)
 {
 	const char *why = NULL;
+	char kwhy[256];
 	enum api_err rc;
 
 	memset(app, 0, sizeof(*app));
@@ -106,16 +108,35 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 	rc = store_open(cfg, &app->store, &why);
 	if (rc == API_OK)
 		rc = auth_create(cfg, app->store, &app->auth, &why);
-	if (rc != API_OK)
+	if (rc != API_OK) {
 		log_msg(LOG_ERROR, "startup failed: %s", why ? why : "unknown error");
-	return rc;
+		return rc;
+	}
+	if (crypto_keyring_from_config(cfg, &app->keys, kwhy, sizeof(kwhy)) != 0) {
+		log_msg(LOG_ERROR, "startup failed: %s", kwhy);
+		return API_ERR_INTERNAL;
+	}
+	if (app->keys == NULL && role == APP_ROLE_API)
+		log_msg(LOG_WARN, "no crypto key is configured (crypto_key_file or crypto_key): "
+			"databases with credentials cannot be registered");
+	return API_OK;
 }
 
 void app_cleanup(struct app *app)
 {
+	crypto_keyring_free(app->keys);
 	auth_free(app->auth);
 	store_free(app->store);
 	memset(app, 0, sizeof(*app));
+}
+
+void app_idle(struct app *app)
+{
+	if (app->store_reset_pending && app->store != NULL) {
+		store_reset(app->store);
+		app->store_reset_pending = false;
+	}
+	auth_flush(app->auth);
 }
 
 enum api_err app_store_health(struct app *app)
@@ -170,9 +191,11 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 		route_name = m.route->pattern;
 		memcpy(c.params, m.params, sizeof(c.params));
 		c.nparams = m.nparams;
-		if (m.route->scope != NULL) {
+		if (m.route->scope != NULL || (m.route->flags & ROUTE_AUTH)) {
+			/* Authentication runs before any handler; the route's scope next. */
 			rc = auth_authenticate(app->auth, req, &who, &c.reason);
-			if (rc == API_OK && !(who.scopes & auth_scope_bit(m.route->scope))) {
+			if (rc == API_OK && m.route->scope != NULL &&
+			    !(who.scopes & auth_scope_bit(m.route->scope))) {
 				c.reason = "scope_missing";
 				rc = api_fail(&c, API_ERR_FORBIDDEN, "this request needs the scope %s",
 					      m.route->scope);
@@ -201,6 +224,13 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 		/* 5xx messages come from us, never from a library. */
 		api_error_response(res, rc, rc == API_ERR_INTERNAL ? NULL : c.msg);
 	}
+	/*
+	 * Whatever found the store unreachable, the next request reconnects
+	 * afresh. Not now: destroying the client talks to the store (endSessions),
+	 * which must not delay this answer. app_idle does it once it is sent.
+	 */
+	if (rc == API_ERR_UNAVAILABLE)
+		app->store_reset_pending = true;
 	log_access(req->method, route_name, res->status,
 		   (double)(time_mono_us() - req->started_us) / 1000.0,
 		   c.who ? c.who->id : NULL, c.reason);

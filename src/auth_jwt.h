@@ -1,7 +1,9 @@
 /*
- * auth_jwt: verification of JWT access tokens with libjwt, one pinned
- * algorithm per configured key (HS256 secret, RS256 or ES256 PEM public
- * keys selected by kid), claims checked here (libjwt checks none).
+ * auth_jwt: verification of JWT access tokens (JWS compact form), one
+ * pinned algorithm per configured key: the HS256 secret, RS256 or ES256
+ * PEM public keys selected by kid. Signatures are checked with OpenSSL
+ * against keys parsed once at start; every claim is checked here.
+ * docs/auth.md describes the accepted tokens.
  */
 #ifndef DBAUDIT_AUTH_JWT_H
 #define DBAUDIT_AUTH_JWT_H
@@ -12,16 +14,30 @@ struct config;
 struct principal;
 struct auth_jwt;
 
-/* Loads the keys the config names. *why names the bad setting on error. */
+/* Longest token accepted, in bytes (the credential bound of http.h). */
+#define AUTH_JWT_MAX_LEN 8192
+
+/* Longest accepted "sub" claim: the principal id is "jwt:<sub>". */
+#define AUTH_JWT_SUB_MAX_LEN 64
+
+/*
+ * Loads the keys the config names (jwt_hs256_secret_file, jwt_rs256_keys,
+ * jwt_es256_keys) and the expected issuer, audience and leeway. No key at
+ * all is valid: every JWT is then refused. On error returns
+ * API_ERR_INVALID_PARAMETER, logs the details (setting, kid, path) and sets
+ * *why to a static sentence naming the bad setting.
+ */
 enum api_err auth_jwt_create(const struct config *cfg, struct auth_jwt **out, const char **why);
 
 /* Frees j; NULL is a no-op. */
 void auth_jwt_free(struct auth_jwt *j);
 
 /*
- * Verifies token and fills *p. API_ERR_UNAUTHORIZED for any invalid token,
+ * Verifies token (NUL-terminated) and fills *p. API_ERR_UNAUTHORIZED for
+ * any malformed, forged, expired, not-yet-valid or misaddressed token;
  * API_ERR_FORBIDDEN for a valid one without tenant claims. *reason gets a
- * short static code for the log.
+ * short static code for the log, never a part of the token. Not
+ * thread-safe: j holds scratch state (one verifier per process or thread).
  */
 enum api_err auth_jwt_verify(struct auth_jwt *j, const char *token,
 			     struct principal *p, const char **reason);

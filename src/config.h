@@ -22,8 +22,14 @@ struct config {
 	char *jwt_issuer;
 	char *jwt_audience;
 	int64_t jwt_leeway_s;
-	char *crypto_key_file;        /* AES-256-GCM key for stored credentials */
+	int64_t jwt_cache_entries;    /* verified tokens kept per worker; 0: none */
+	char *crypto_key_file;        /* AES-256-GCM key for stored credentials (64 hex) */
+	char *crypto_key;             /* the same key given directly (DBAUDIT_CRYPTO_KEY) */
 	char *crypto_key_id;
+	char *crypto_old_keys;        /* "kid=/path,kid2=/path2": keys that only open */
+	int64_t probe_timeout_ms;     /* connection tests of POST /v1/databases/{id}/test */
+	bool probe_allow_loopback;    /* connection tests may reach loopback addresses */
+	int64_t heartbeat_stale_s;    /* a connected database without heartbeat for longer is disconnected */
 	bool webhook_allow_private;
 	int64_t max_body_bytes;
 	int64_t key_cache_ttl_s;

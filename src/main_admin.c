@@ -5,19 +5,26 @@
  *   dbaudit-admin [--config FILE] ping
  *   dbaudit-admin [--config FILE] key create --tenant T[,T2...] --scopes S[,S2...]|all
  *                                            [--name NAME] [--plan free|pro|enterprise]
- *                                            [--expires-in DAYS]
+ *                                            [--expires-in DAYS|Ns|Nm|Nh]
  *   dbaudit-admin [--config FILE] key list [--tenant T]
  *   dbaudit-admin [--config FILE] key revoke KEY_ID
+ *   dbaudit-admin [--config FILE] crypto generate-key
+ *   dbaudit-admin [--config FILE] crypto rotate
+ *   dbaudit-admin [--config FILE] crypto check
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
 #include "config.h"
+#include "crypto.h"
+#include "dbsecrets.h"
 #include "store.h"
+#include "store_databases.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -91,6 +98,42 @@ static int parse_tenants(const char *list, struct key_record *k)
 	return rc;
 }
 
+/* Whether s holds a control character (a tab or newline would forge `key list` lines). */
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/*
+ * "--expires-in DAYS" as the contract says; "90s", "15m", "12h" or "7d" for
+ * short-lived keys (a CI job's, a test's). At most 100 years.
+ */
+static int parse_expiry(const char *v, int64_t *ms)
+{
+	static const struct { char unit; int64_t ms; } units[] = {
+		{ 's', 1000 }, { 'm', 60000 }, { 'h', 3600000 }, { 'd', 86400000 },
+	};
+	char num[16];
+	size_t n = strlen(v);
+	int64_t mult = 86400000, max_ms = (int64_t)36500 * 86400000, x;
+
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, v, n + 1);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (num[n - 1] == units[i].unit) {
+			mult = units[i].ms;
+			num[n - 1] = '\0';
+		}
+	if (str_parse_int(num, 1, max_ms / mult, &x) != 0)
+		return -1;
+	*ms = x * mult;
+	return 0;
+}
+
 static int cmd_key_create(struct admin *ad, int argc, char **argv)
 {
 	static const char *const allowed[] = { "--tenant", "--scopes", "--name", "--plan",
@@ -118,16 +161,17 @@ static int cmd_key_create(struct admin *ad, int argc, char **argv)
 		return fail("unknown plan '%s' (free, pro, enterprise)", v);
 	k.plan = (enum plan)plan;
 	v = opt_value(argc, argv, "--name");
-	if (v != NULL && (strlen(v) > 128 || !str_utf8_valid(v, strlen(v))))
-		return fail("%s", "--name must be valid UTF-8, at most 128 bytes");
+	if (v != NULL && (strlen(v) > 128 || !str_utf8_valid(v, strlen(v)) || has_control(v)))
+		return fail("%s", "--name must be valid UTF-8 without control characters, at most 128 bytes");
 	snprintf(k.name, sizeof(k.name), "%s", v ? v : "");
 	k.created_ms = time_now_ms();
 	if ((v = opt_value(argc, argv, "--expires-in")) != NULL) {
-		int64_t days;
+		int64_t ms;
 
-		if (str_parse_int(v, 1, 36500, &days) != 0)
-			return fail("--expires-in must be a number of days from 1 to 36500, not '%s'", v);
-		k.expires_ms = k.created_ms + days * 86400000;
+		if (parse_expiry(v, &ms) != 0)
+			return fail("--expires-in must be a number of days from 1 to 36500 "
+				    "(or of seconds, minutes, hours with s, m, h), not '%s'", v);
+		k.expires_ms = k.created_ms + ms;
 	}
 	if (auth_key_generate(token, k.key_id, k.hash) != 0)
 		return fail("%s", "the random number generator failed");
@@ -141,6 +185,7 @@ static int cmd_key_create(struct admin *ad, int argc, char **argv)
 static void print_key(const struct key_record *k, void *arg)
 {
 	char scopes[512] = "", tenants[1200] = "", created[TIME_RFC3339_LEN];
+	char expires[TIME_RFC3339_LEN] = "never", last_used[TIME_RFC3339_LEN] = "never";
 	const char *state = "active";
 	size_t n = 0;
 
@@ -162,9 +207,14 @@ static void print_key(const struct key_record *k, void *arg)
 	else if (k->expires_ms != 0 && k->expires_ms <= time_now_ms())
 		state = "expired";
 	time_format_rfc3339(k->created_ms, created);
-	printf("%s\ttenants=%s\tscopes=%s\tplan=%s\tname=%s\tstate=%s\tcreated=%s\n",
+	if (k->expires_ms != 0)
+		time_format_rfc3339(k->expires_ms, expires);
+	if (k->last_used_ms != 0)
+		time_format_rfc3339(k->last_used_ms, last_used);
+	printf("%s\ttenants=%s\tscopes=%s\tplan=%s\tname=%s\tstate=%s\tcreated=%s"
+	       "\texpires=%s\tlast_used=%s\n",
 	       k->key_id, tenants, scopes, auth_plan_name(k->plan),
-	       k->name[0] ? k->name : "-", state, created);
+	       k->name[0] ? k->name : "-", state, created, expires, last_used);
 }
 
 static int cmd_key_list(struct admin *ad, int argc, char **argv)
@@ -192,14 +242,120 @@ static int cmd_key_revoke(struct admin *ad, int argc, char **argv)
 	return rc == API_OK ? 0 : store_fail(rc, "key revoke");
 }
 
+static int usage(void);
+
+struct crypto_walk {
+	struct store *store;
+	struct crypto_keyring *kr;
+	bool check;            /* only open every secret */
+	long long records, secrets, changed, failed;
+};
+
+static void crypto_report(const char *id, const struct dbsecrets_failure *why, enum crypto_err ce)
+{
+	fprintf(stderr, "dbaudit-admin: %s: %s under key id %s: %s\n", id,
+		dbrec_secret_name(why->secret), why->kid[0] ? why->kid : "?",
+		ce == CRYPTO_ERR_NOKEY ? "that key is not configured (crypto_old_keys)"
+		: ce == CRYPTO_ERR_AUTH ? "it does not open with that key (wrong key or altered data)"
+		: "malformed");
+}
+
+/* One record of the walk: check that its secrets open, or re-seal them under the current key. */
+static enum api_err crypto_visit(json_t *rec, void *arg)
+{
+	struct crypto_walk *w = arg;
+	const char *id = json_string_value(json_object_get(rec, "_id"));
+	json_t *secrets = json_object_get(rec, "secrets"), *fresh = NULL;
+	struct dbsecrets_failure why;
+	enum crypto_err ce;
+	enum api_err rc = API_OK;
+	int n = 0;
+
+	if (id == NULL)
+		return API_OK;
+	memset(&why, 0, sizeof(why));
+	w->records++;
+	if (w->check) {
+		char *plain[DB_SECRET__COUNT];
+
+		ce = dbsecrets_open(w->kr, id, secrets, plain, &why);
+		dbsecrets_free(plain);
+		if (ce != CRYPTO_OK) {
+			crypto_report(id, &why, ce);
+			w->failed++;
+		} else {
+			w->secrets += (long long)json_object_size(secrets);
+		}
+		return API_OK;
+	}
+	ce = dbsecrets_reseal(w->kr, id, secrets, &fresh, &n, &why);
+	if (ce != CRYPTO_OK) {
+		crypto_report(id, &why, ce);
+		w->failed++;
+		return API_OK;
+	}
+	if (fresh == NULL)
+		return API_OK;
+	rc = store_database_replace_secrets(w->store, id, secrets, fresh);
+	json_decref(fresh);
+	if (rc == API_ERR_NOT_FOUND) {
+		fprintf(stderr, "dbaudit-admin: %s changed while rotating; run the command again\n", id);
+		w->failed++;
+		return API_OK;
+	}
+	if (rc == API_OK) {
+		w->secrets += n;
+		w->changed++;
+	}
+	return rc;
+}
+
+static int cmd_crypto(struct admin *ad, int argc, char **argv)
+{
+	struct crypto_walk w;
+	char why[256], hex[CRYPTO_KEY_HEX_LEN + 1];
+	enum api_err rc;
+
+	memset(&w, 0, sizeof(w));
+	if (argc == 1 && strcmp(argv[0], "generate-key") == 0) {
+		if (crypto_key_generate_hex(hex) != 0)
+			return fail("%s", "the random number generator failed");
+		printf("%s\n", hex);
+		return 0;
+	}
+	if (argc != 1 || (strcmp(argv[0], "rotate") != 0 && strcmp(argv[0], "check") != 0))
+		return usage();
+	if (crypto_keyring_from_config(&ad->cfg, &w.kr, why, sizeof(why)) != 0)
+		return fail("%s", why);
+	if (w.kr == NULL)
+		return fail("%s", "no crypto key is configured (crypto_key_file or crypto_key)");
+	w.store = ad->store;
+	w.check = strcmp(argv[0], "check") == 0;
+	rc = store_database_foreach(ad->store, crypto_visit, &w);
+	if (rc != API_OK) {
+		crypto_keyring_free(w.kr);
+		return store_fail(rc, w.check ? "crypto check" : "crypto rotate");
+	}
+	if (w.check)
+		printf("%lld secret(s) of %lld database(s) open with the configured keys; %lld "
+		       "database(s) failed\n", w.secrets, w.records - w.failed, w.failed);
+	else
+		printf("re-encrypted %lld secret(s) in %lld database(s) under key %s; %lld "
+		       "database(s) failed\n", w.secrets, w.changed,
+		       crypto_keyring_current_kid(w.kr), w.failed);
+	crypto_keyring_free(w.kr);
+	return w.failed > 0 ? 1 : 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: dbaudit-admin [--config FILE] migrate | ping\n"
 		"       dbaudit-admin [--config FILE] key create --tenant T[,T2] --scopes S[,S2]|all\n"
-		"                     [--name NAME] [--plan free|pro|enterprise] [--expires-in DAYS]\n"
+		"                     [--name NAME] [--plan free|pro|enterprise] [--expires-in DAYS|Ns|Nm|Nh]\n"
 		"       dbaudit-admin [--config FILE] key list [--tenant T]\n"
-		"       dbaudit-admin [--config FILE] key revoke KEY_ID\n");
+		"       dbaudit-admin [--config FILE] key revoke KEY_ID\n"
+		"       dbaudit-admin [--config FILE] crypto generate-key | rotate | check\n");
 	return 1;
 }
 
@@ -245,6 +401,8 @@ int main(int argc, char **argv)
 			rc = cmd_key_revoke(&ad, argc - i - 2, argv + i + 2);
 		else
 			rc = usage();
+	} else if (strcmp(argv[i], "crypto") == 0) {
+		rc = cmd_crypto(&ad, argc - i - 1, argv + i + 1);
 	} else {
 		fprintf(stderr, "dbaudit-admin: unknown command\n");
 		rc = usage();

@@ -43,7 +43,14 @@ static void install_signals(sigset_t *stopset)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;  /* no SA_RESTART: interrupt accept() */
+	/*
+	 * SA_RESTART: FCGX_Accept_r reads the request's parameters after
+	 * accept(), before we can block signals; an interrupted read would drop
+	 * that request. A restarted accept() fails at once on the /dev/null fd
+	 * the handler puts in place of the listening socket.
+	 */
+	sa.sa_handler = on_stop;
+	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(stopset);
 	for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) {
@@ -76,7 +83,6 @@ static void serve(struct app *app, FCGX_Request *r)
 	}
 	if (http_response_write(&res, req.request_id, r->out) != 0)
 		log_msg(LOG_WARN, "client went away before the response was written");
-	auth_flush(app->auth);
 	log_set_request_id(NULL);
 	http_response_cleanup(&res);
 	http_request_cleanup(&req);
@@ -121,6 +127,7 @@ int main(int argc, char **argv)
 		sigprocmask(SIG_BLOCK, &stopset, &old);
 		serve(&app, &r);
 		FCGX_Finish_r(&r);
+		app_idle(&app);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	FCGX_Free(&r, 1);

@@ -63,6 +63,8 @@ int main(int argc, char **argv)
 				continue;
 			last_run[i] = now;
 			jr = job_table[i].run(store, &cfg);
+			if (jr == API_ERR_UNAVAILABLE)
+				store_reset(store);
 			if (jr != last_rc[i])
 				log_msg(jr == API_OK ? LOG_INFO : LOG_WARN, "job %s: %s",
 					job_table[i].name, jr == API_OK ? "ok again" : api_err_code(jr));

@@ -14,12 +14,13 @@
 
 #define ROUTE_NDJSON 0x1  /* accepts application/x-ndjson bodies */
 #define ROUTE_DEBUG  0x2  /* served only when debug_routes is on (tests) */
+#define ROUTE_AUTH   0x4  /* needs valid credentials but no particular scope */
 
 struct route {
 	const char *method;
 	const char *pattern;
 	api_handler handler;
-	const char *scope;   /* NULL: no authentication */
+	const char *scope;   /* NULL: no authentication (unless ROUTE_AUTH) */
 	unsigned flags;
 };
 

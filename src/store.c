@@ -36,6 +36,44 @@ static void store_init_once(void)
 	}
 }
 
+/* Creates the client and database handle of s from uri. */
+static enum api_err store_connect(struct store *s, const mongoc_uri_t *uri)
+{
+	bson_error_t err;
+
+	s->client = mongoc_client_new_from_uri_with_error(uri, &err);
+	if (s->client == NULL)
+		return API_ERR_INTERNAL;
+	mongoc_client_set_error_api(s->client, MONGOC_ERROR_API_VERSION_2);
+	s->db = mongoc_client_get_database(s->client, s->dbname);
+	return API_OK;
+}
+
+/* Destroys the client and every handle made from it. */
+static void store_disconnect(struct store *s)
+{
+	for (size_t i = 0; i < s->ncolls; i++)
+		mongoc_collection_destroy(s->colls[i].coll);
+	s->ncolls = 0;
+	mongoc_database_destroy(s->db);
+	mongoc_client_destroy(s->client);
+	s->db = NULL;
+	s->client = NULL;
+}
+
+/*
+ * After a network failure libmongoc's single-threaded client refuses to
+ * look at the server again for 5 s ("cooldown"), so a worker would keep
+ * answering 503 for seconds after the store is back. A new client has no
+ * such memory: the next request reconnects at once, or fails just as fast.
+ */
+void store_reset(struct store *s)
+{
+	store_disconnect(s);
+	if (store_connect(s, s->uri) != API_OK)
+		log_msg(LOG_ERROR, "store: cannot recreate the MongoDB client");
+}
+
 enum api_err store_open(const struct config *cfg, struct store **out, const char **why)
 {
 	struct store *s = NULL;
@@ -64,15 +102,15 @@ enum api_err store_open(const struct config *cfg, struct store **out, const char
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, t);
 	mongoc_uri_set_appname(uri, "dbaudit");
-	s->client = mongoc_client_new_from_uri_with_error(uri, &err);
-	if (s->client == NULL) {
+	s->dbname = strdup(cfg->mongodb_database);
+	if (s->dbname == NULL || store_connect(s, uri) != API_OK) {
 		*why = "cannot create the MongoDB client from mongodb_uri";
 		goto out;
 	}
-	mongoc_client_set_error_api(s->client, MONGOC_ERROR_API_VERSION_2);
-	s->dbname = strdup(cfg->mongodb_database);
+	s->uri = uri;
+	uri = NULL;
 	s->wc = mongoc_write_concern_new();
-	if (s->dbname == NULL || s->wc == NULL) {
+	if (s->wc == NULL) {
 		*why = "out of memory";
 		goto out;
 	}
@@ -89,7 +127,6 @@ enum api_err store_open(const struct config *cfg, struct store **out, const char
 		mongoc_write_concern_set_w(s->wc, (int32_t)w);
 	}
 	mongoc_write_concern_set_wtimeout_int64(s->wc, cfg->store_timeout_ms);
-	s->db = mongoc_client_get_database(s->client, s->dbname);
 	*out = s;
 	s = NULL;
 	rc = API_OK;
@@ -103,11 +140,9 @@ void store_free(struct store *s)
 {
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->ncolls; i++)
-		mongoc_collection_destroy(s->colls[i].coll);
-	mongoc_database_destroy(s->db);
+	store_disconnect(s);
 	mongoc_write_concern_destroy(s->wc);
-	mongoc_client_destroy(s->client);
+	mongoc_uri_destroy(s->uri);
 	free(s->dbname);
 	store_events_counts_free(s->event_counts);
 	free(s);

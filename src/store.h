@@ -29,6 +29,13 @@ enum api_err store_open(const struct config *cfg, struct store **out, const char
 /* Frees s; NULL is a no-op. */
 void store_free(struct store *s);
 
+/*
+ * Drops the connection after a failure (API_ERR_UNAVAILABLE), so that the
+ * next call reconnects immediately instead of waiting out libmongoc's 5 s
+ * cooldown. Every handle of s stays usable.
+ */
+void store_reset(struct store *s);
+
 /* Round trip to the store. */
 enum api_err store_ping(struct store *s);
 

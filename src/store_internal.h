@@ -15,7 +15,8 @@ struct principal;
 #define STORE_MAX_COLLECTIONS 32
 
 struct store {
-	mongoc_client_t *client;
+	mongoc_client_t *client;            /* NULL only if store_reset failed */
+	mongoc_uri_t *uri;                  /* kept to recreate the client */
 	mongoc_database_t *db;
 	mongoc_write_concern_t *wc;         /* the configured durable write concern */
 	char *dbname;

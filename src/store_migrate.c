@@ -18,6 +18,18 @@ struct index_spec {
 static const struct index_spec indexes[] = {
 	{ "api_keys", "key_id_1", "{\"key_id\": 1}", true },
 	{ "api_keys", "tenants_1", "{\"tenants\": 1}", false },
+	/* databases: one registration per host/port/database in a tenant (409 otherwise) */
+	{ "databases", "tenant_id_1_host_1_port_1_database_1",
+	  "{\"tenant_id\": 1, \"host\": 1, \"port\": 1, \"database\": 1}", true },
+	{ "databases", "tenant_id_1_created_at_-1__id_-1",
+	  "{\"tenant_id\": 1, \"created_at\": -1, \"_id\": -1}", false },
+	{ "databases", "status_1_heartbeat.received_at_1",
+	  "{\"status\": 1, \"heartbeat.received_at\": 1}", false },
+	/* what the databases API counts and looks up per database (and events' tenant_db_ts) */
+	{ "alerts", "tenant_id_1_database_id_1_status_1",
+	  "{\"tenant_id\": 1, \"database_id\": 1, \"status\": 1}", false },
+	{ "policies", "tenant_id_1_enabled_1_database_ids_1",
+	  "{\"tenant_id\": 1, \"enabled\": 1, \"database_ids\": 1}", false },
 	/* events: docs/storage.md lists the queries each one serves */
 	{ "events", "seq_1", "{\"seq\": 1}", true },
 	{ "events", "xid_1", "{\"xid\": 1}", true },

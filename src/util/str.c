@@ -7,7 +7,7 @@
 
 #include <openssl/rand.h>
 
-static int hexval(unsigned char c)
+int str_hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -35,8 +35,8 @@ int str_percent_decode(const char *in, size_t n, bool plus_is_space,
 
 			if (i + 2 >= n)
 				goto bad;
-			hi = hexval((unsigned char)in[i + 1]);
-			lo = hexval((unsigned char)in[i + 2]);
+			hi = str_hex_value((unsigned char)in[i + 1]);
+			lo = str_hex_value((unsigned char)in[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				goto bad;
 			res[j++] = (char)(hi * 16 + lo);

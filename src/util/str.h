@@ -26,6 +26,9 @@ bool str_utf8_valid(const char *s, size_t n);
 /* Compares n bytes in time independent of their contents. */
 bool str_ct_equal(const void *a, const void *b, size_t n);
 
+/* Value of one hex digit (either case), or -1. */
+int str_hex_value(unsigned char c);
+
 /* Writes 2n lowercase hex digits and a NUL to out (size >= 2n+1). */
 void str_hex(const unsigned char *in, size_t n, char *out);
 

@@ -112,20 +112,33 @@ void time_format_rfc3339(int64_t ms, char *out)
 	out[TIME_RFC3339_LEN - 1] = '\0';
 }
 
-int64_t time_now_ms(void)
+/* Milliseconds of clock id. */
+static int64_t clock_ms(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t time_now_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t time_now_coarse_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME_COARSE);
+}
+
+int64_t time_mono_coarse_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC_COARSE);
 }
 
 int64_t time_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 int64_t time_mono_us(void)

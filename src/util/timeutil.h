@@ -32,4 +32,12 @@ int64_t time_mono_ms(void);
 /* Monotonic time in microseconds, for latencies. */
 int64_t time_mono_us(void);
 
+/*
+ * The same two clocks at the kernel tick's resolution (a few ms), read
+ * without the TSC: for hot paths that compare against second-scale
+ * deadlines (the API-key cache, key expiry).
+ */
+int64_t time_now_coarse_ms(void);
+int64_t time_mono_coarse_ms(void);
+
 #endif

@@ -1,0 +1,1068 @@
+"""API tests of the databases API (/v1/databases): registration, validation,
+tenant isolation, encrypted credentials, stats and heartbeats, and real
+connection tests against the PostgreSQL and MariaDB servers of this machine
+and the stack's own document store (MongoDB type). Failure cases use a
+closed port, a wrong password and a local listener that never answers.
+Every connection goes to 127.0.0.1 (the stack runs with probe_allow_loopback).
+
+Every password this file sends is recorded; responses are checked as they
+arrive, and the last tests check the logs and the store's files for them.
+"""
+import datetime
+import json
+import pathlib
+import re
+import secrets
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.app
+
+PG = ("127.0.0.1", 5432)
+MARIADB = ("127.0.0.1", 3306)
+SNAKEOIL = pathlib.Path("/etc/ssl/certs/ssl-cert-snakeoil.pem")
+
+# A throwaway self-signed certificate that signed nothing the servers present.
+OTHER_CA = """-----BEGIN CERTIFICATE-----
+MIIBhTCCASugAwIBAgIUWOi3HWWb//TZ0hDCqkzmBBolYIowCgYIKoZIzj0EAwIw
+FzEVMBMGA1UEAwwMZGJhdWRpdC10ZXN0MCAXDTI2MTEyMjA1MDAzMFoYDzIxMjYx
+MDI5MDUwMDMwWjAXMRUwEwYDVQQDDAxkYmF1ZGl0LXRlc3QwWTATBgcqhkjOPQIB
+BggqhkjOPQMBBwNCAAScZvUhj3bS5I69+m5lwrfJgP3byOrpue1tB5UkdbRGgLx3
+ECz4mofOK0xATpStMgLkPqvalel1kz1RJgviGbxWo1MwUTAdBgNVHQ4EFgQUi5uf
+HUSdEBISkrL8xc79lEOUy4wwHwYDVR0jBBgwFoAUi5ufHUSdEBISkrL8xc79lEOU
+y4wwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiBc3VXR34W63AU+
+Kgu/XDWQhBfqqBi+clymCo7ZDNbsZQIhAP3bgnN+ZXD5uokJ3LRCXvumqxqhKuTY
+eg3GjBwxScCC
+-----END CERTIFICATE-----
+"""
+
+# Every secret sent to the API: none may ever come back or reach a log.
+SENT = []
+
+
+def secret(tag):
+    s = f"pw-{tag}-{secrets.token_hex(8)}"
+    SENT.append(s)
+    return s
+
+
+def port_open(addr):
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(addr) == 0
+
+
+def ts(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def uniq():
+    return uuid.uuid4().hex[:10]
+
+
+# --------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def conf(var_dir):
+    out = {}
+    for line in (var_dir / "dbaudit.conf").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+@pytest.fixture(scope="module")
+def store(conf):
+    pymongo = pytest.importorskip("pymongo")
+    client = pymongo.MongoClient(conf["mongodb_uri"], serverSelectionTimeoutMS=3000,
+                                 directConnection=True)
+    yield client[conf.get("mongodb_database", "dbaudit")]
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def store_port(conf):
+    m = re.match(r"mongodb://127\.0\.0\.1:(\d+)/?$", conf["mongodb_uri"])
+    if not m:
+        pytest.skip("the store is not a local server on 127.0.0.1")
+    return int(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def make_key(admin_bin):
+    def make(tenants, scopes):
+        r = subprocess.run(admin_bin + ["key", "create", "--tenant", tenants, "--scopes", scopes,
+                                        "--name", "test_databases"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+    return make
+
+
+@pytest.fixture(scope="module")
+def tenant_a():
+    return "dbt-a-" + uniq()
+
+
+@pytest.fixture(scope="module")
+def key_a(make_key, tenant_a, base_url):
+    key = make_key(tenant_a, "all")
+    # Tests that stop the store (test_core) may run just before: a worker
+    # that saw the store fail waits a few seconds before it tries again.
+    # Start once several requests in a row (spread over the workers) succeed.
+    import requests
+    ok, deadline = 0, time.monotonic() + 20
+    while ok < 12 and time.monotonic() < deadline:
+        r = requests.get(base_url + "/v1/databases", headers={"X-API-Key": key}, timeout=10)
+        ok = ok + 1 if r.status_code == 200 else 0
+        if r.status_code != 200:
+            time.sleep(0.5)
+    return key
+
+
+@pytest.fixture(scope="module")
+def key_b(make_key):
+    return make_key("dbt-b-" + uniq(), "all")
+
+
+@pytest.fixture
+def call(api):
+    """Like api(), but fails on any response that carries a secret we sent."""
+    def c(method, path, key=None, **kw):
+        r = api(method, path, key=key, **kw)
+        for s in SENT:
+            assert s not in r.text, f"{method} {path} returned a password"
+            for h, v in r.headers.items():
+                assert s not in v
+        return r
+    return c
+
+
+@pytest.fixture
+def dbs(call, key_a):
+    """dbs(key=key_a, **fields) -> created record; all deleted after the test."""
+    created = []
+
+    def make(key=None, expect=201, **fields):
+        key = key or key_a
+        body = {"name": "db " + uniq(), "type": "postgresql", "host": "127.0.0.1",
+                "port": 5432, "database": "test", "username": "postgres",
+                "password": secret("x"), "ssl_mode": "require"}
+        body.update(fields)
+        for k in [k for k, v in body.items() if v is ...]:
+            del body[k]
+        r = call("POST", "/v1/databases", key, json=body)
+        assert r.status_code == expect, r.text
+        if r.status_code == 201:
+            created.append((key, r.json()["id"]))
+        return r.json()
+    yield make
+    for key, id_ in created:
+        call("DELETE", f"/v1/databases/{id_}", key)
+
+
+def other_db(n=None):
+    """A database name nobody else registers, to stay clear of 409."""
+    return f"other_{n or uniq()}"
+
+
+def err(r, status, code):
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"} and body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]["message"]
+
+
+# ------------------------------------------------------------ create, read
+
+def test_create_returns_pending_and_location(call, key_a, tenant_a, dbs):
+    pw = secret("create")
+    r = call("POST", "/v1/databases", key_a, json={
+        "name": "Production PostgreSQL", "type": "postgresql", "host": "DB.Example.com",
+        "port": 5432, "database": other_db(), "username": "dbaudit_reader", "password": pw,
+        "ssl_mode": "verify-full", "tags": ["production", "critical"],
+        "audit_options": {"capture_queries": True, "capture_results": False,
+                          "mask_sensitive_data": True}})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    try:
+        assert re.fullmatch(r"db_[0-9a-f]{24}", body["id"])
+        assert r.headers["Location"] == f"/v1/databases/{body['id']}"
+        assert body["status"] == "pending"
+        assert body["audit_status"] == "initializing"
+        assert body["name"] == "Production PostgreSQL"
+        assert body["type"] == "postgresql"
+        assert body["host"] == "db.example.com"          # host names are case-insensitive
+        assert body["tenant_id"] == tenant_a
+        assert body["tags"] == ["production", "critical"]
+        assert body["stored_secrets"] == ["password"]
+        assert body["last_event_at"] is None
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", body["created_at"])
+        assert "password" not in body and "secrets" not in body
+    finally:
+        call("DELETE", f"/v1/databases/{body['id']}", key_a)
+
+
+def test_create_defaults_and_detail(call, key_a, dbs):
+    d = dbs(database=other_db(), ssl_mode=..., tags=...)
+    r = call("GET", f"/v1/databases/{d['id']}", key_a)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ssl_mode"] == "require"
+    assert body["tags"] == []
+    assert body["audit_options"] == {"capture_queries": True, "capture_results": False,
+                                     "mask_sensitive_data": True}
+    assert body["stats"] == {"events_today": 0, "events_this_week": 0, "alerts_pending": 0,
+                             "policies_active": 0}
+    assert body["health"]["last_heartbeat"] is None
+    assert "heartbeat" in body["health"]["message"]
+    assert body["last_test"] is None
+    for k in ("id", "name", "type", "host", "port", "database", "username", "ssl_mode",
+              "status", "audit_status", "created_at", "updated_at"):
+        assert k in body
+
+
+def test_oracle_sqlserver_mongodb_mariadb_mysql_types(dbs):
+    for t, port in (("oracle", 1521), ("sqlserver", 1433), ("mongodb", 27017),
+                    ("mariadb", 3306), ("mysql", 3306)):
+        d = dbs(type=t, port=port, database=other_db())
+        assert d["type"] == t
+
+
+def test_mongodb_may_have_no_username_others_not(dbs):
+    dbs(type="mongodb", username="", password="", database=other_db())
+    r = dbs(type="postgresql", username="", database=other_db(), expect=400)
+    assert "username" in r["error"]["message"]
+
+
+def test_list_pagination_and_filters(call, make_key, dbs):
+    key = make_key("dbt-list-" + uniq(), "all")
+    made = [dbs(key=key, database=other_db(i), type=t, tags=tags, port=p)
+            for i, (t, tags, p) in enumerate([
+                ("postgresql", ["prod", "pci"], 5432), ("mysql", ["prod"], 3306),
+                ("mongodb", ["dev"], 27017), ("oracle", [], 1521), ("postgresql", ["dev"], 5432)])]
+    r = call("GET", "/v1/databases", key)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["pagination"] == {"total": 5, "page": 1, "per_page": 20}
+    ids = [d["id"] for d in body["data"]]
+    assert ids == [d["id"] for d in reversed(made)]           # newest first
+    for item in body["data"]:
+        assert "password" not in item and "secrets" not in item
+        assert item["last_event_at"] is None
+    # paging
+    pages = []
+    for page in (1, 2, 3):
+        r = call("GET", "/v1/databases", key, params={"per_page": 2, "page": page})
+        assert r.json()["pagination"] == {"total": 5, "page": page, "per_page": 2}
+        pages += [d["id"] for d in r.json()["data"]]
+    assert pages == ids
+    assert call("GET", "/v1/databases", key, params={"page": 9}).json()["data"] == []
+    # filters
+    r = call("GET", "/v1/databases", key, params={"type": "postgresql"})
+    assert r.json()["pagination"]["total"] == 2
+    assert {d["type"] for d in r.json()["data"]} == {"postgresql"}
+    r = call("GET", "/v1/databases", key, params={"tags": "pci,dev"})     # any of them
+    assert r.json()["pagination"]["total"] == 3
+    r = call("GET", "/v1/databases", key, params={"tags": "prod", "type": "mysql"})
+    assert [d["id"] for d in r.json()["data"]] == [made[1]["id"]]
+    r = call("GET", "/v1/databases", key, params={"status": "pending"})
+    assert r.json()["pagination"]["total"] == 5
+    r = call("GET", "/v1/databases", key, params={"status": "connected"})
+    assert r.json()["pagination"]["total"] == 0
+    # invalid filters: 400, never clamped
+    for params in ({"per_page": 0}, {"per_page": 101}, {"per_page": "x"}, {"page": 0},
+                   {"page": -1}, {"status": "up"}, {"type": "db2"}, {"tags": "Prod"},
+                   {"tags": "a,,b"}, {"limit": 5}, {"per_page": ["1", "2"]}):
+        err(call("GET", "/v1/databases", key, params=params), 400, "invalid_parameter")
+
+
+# ------------------------------------------------------------- validation
+
+VALID = {"name": "n", "type": "postgresql", "host": "127.0.0.1", "port": 5432,
+         "database": "valid_db", "username": "u", "password": "p"}
+
+INVALID = [
+    ({"name": None}, "name"), ({"type": None}, "type"), ({"host": None}, "host"),
+    ({"port": None}, "port"), ({"database": None}, "database"),
+    ({"username": None}, "username"), ({"password": None}, "password"),
+    ({"name": ""}, "name"), ({"name": "x" * 201}, "name"), ({"name": 5}, "name"),
+    ({"type": "db2"}, "type"), ({"type": "PostgreSQL"}, "type"),
+    ({"host": ""}, "host"), ({"host": "a b"}, "host"), ({"host": "x" * 256}, "host"),
+    ({"host": "db.example.com:5432"}, "host"), ({"host": "-db"}, "host"),
+    ({"host": "a\u0001b"}, "host"),
+    ({"port": 0}, "port"), ({"port": 65536}, "port"), ({"port": "5432"}, "port"),
+    ({"port": 5432.5}, "port"), ({"port": True}, "port"),
+    ({"database": ""}, "database"), ({"database": "d" * 129}, "database"),
+    ({"username": "u" * 129}, "username"), ({"username": ["u"]}, "username"),
+    ({"password": 1234}, "password"), ({"password": "p" * 1025}, "password"),
+    ({"ssl_mode": "prefer"}, "ssl_mode"), ({"ssl_mode": None}, "ssl_mode"),
+    ({"ssl_ca": "-----BEGIN CERTIFICATE-----..."}, "ssl_ca"), ({"ssl_ca": 1}, "ssl_ca"),
+    ({"ssl_key": "x"}, "ssl_"), ({"tags": "prod"}, "tags"), ({"tags": ["Prod"]}, "tags"),
+    ({"tags": ["a b"]}, "tags"), ({"tags": [""]}, "tags"), ({"tags": ["a", "a"]}, "tags"),
+    ({"tags": [str(i) for i in range(21)]}, "tags"), ({"tags": [1]}, "tags"),
+    ({"tags": ["x" * 65]}, "tags"),
+    ({"audit_options": []}, "audit_options"),
+    ({"audit_options": {"capture_queries": "yes"}}, "capture_queries"),
+    ({"audit_options": {"retention_days": 0}}, "retention_days"),
+    ({"audit_options": {"retention_days": 3651}}, "retention_days"),
+    ({"audit_options": {"retention_days": 9.5}}, "retention_days"),
+    ({"audit_options": {"sample_rate": 1}}, "sample_rate"),
+    ({"unknown_field": 1}, "unknown_field"), ({"audit_status": "paused"}, "audit_status"),
+    ({"id": "db_000000000000000000000000"}, "id"),
+]
+
+
+@pytest.mark.parametrize("change,field", INVALID, ids=[f"{f}-{i}" for i, (c, f) in enumerate(INVALID)])
+def test_create_invalid_field_400(call, key_a, change, field):
+    body = dict(VALID, database="valid_" + uniq())
+    for k, v in change.items():
+        if v is None and k in VALID and k != "ssl_mode":
+            del body[k]
+        else:
+            body[k] = v
+    r = call("POST", "/v1/databases", key_a, json=body)
+    msg = err(r, 400, "invalid_parameter")
+    assert field in msg, msg
+    assert "p" * 20 not in msg
+
+
+def test_bad_bodies(call, key_a, dbs):
+    d = dbs(database=other_db())
+    before = call("GET", "/v1/databases", key_a).json()["pagination"]["total"]
+    for path, method in (("/v1/databases", "POST"), (f"/v1/databases/{d['id']}", "PATCH"),
+                         (f"/v1/databases/{d['id']}/heartbeat", "POST")):
+        json_ct = {"Content-Type": "application/json"}
+        err(call(method, path, key_a, data=b"{not json", headers=json_ct), 400, "invalid_parameter")
+        err(call(method, path, key_a, data=b"", headers=json_ct), 400, "invalid_parameter")
+        err(call(method, path, key_a, data=b"[]", headers=json_ct), 400, "invalid_parameter")
+        err(call(method, path, key_a, data=b'{"name": "a", "name": "b"}', headers=json_ct),
+            400, "invalid_parameter")
+        err(call(method, path, key_a, data=b'{"name": "\xff\xfe"}', headers=json_ct),
+            400, "invalid_parameter")
+        err(call(method, path, key_a, data=b'{"name": "x"}', headers={"Content-Type": "text/plain"}),
+            415, "unsupported_media_type")
+    assert call("GET", "/v1/databases", key_a).json()["pagination"]["total"] == before
+    # the test route takes no parameters
+    err(call("POST", f"/v1/databases/{d['id']}/test", key_a, json={"ssl_mode": "disable"}),
+        400, "invalid_parameter")
+
+
+def test_conflict_409(call, key_a, key_b, dbs):
+    name = other_db()
+    first = dbs(host="db.example.com", database=name)
+    r = call("POST", "/v1/databases", key_a, json=dict(VALID, host="DB.EXAMPLE.COM", database=name))
+    assert "already" in err(r, 409, "conflict")
+    # another port, another database, another tenant: fine
+    dbs(host="db.example.com", port=5433, database=name)
+    dbs(host="db.example.com", database=name + "_2")
+    dbs(key=key_b, host="db.example.com", database=name)
+    # an update that collides
+    second = dbs(host="db.example.com", database=name + "_3")
+    r = call("PATCH", f"/v1/databases/{second['id']}", key_a, json={"database": name})
+    err(r, 409, "conflict")
+    assert call("GET", f"/v1/databases/{second['id']}", key_a).json()["database"] == name + "_3"
+    assert call("GET", f"/v1/databases/{first['id']}", key_a).status_code == 200
+
+
+# --------------------------------------------------------- auth and tenants
+
+ROUTES = [("GET", "/v1/databases", None), ("POST", "/v1/databases", {}),
+          ("GET", "/v1/databases/{id}", None), ("PATCH", "/v1/databases/{id}", {"name": "x"}),
+          ("DELETE", "/v1/databases/{id}", None), ("GET", "/v1/databases/{id}/status", None),
+          ("POST", "/v1/databases/{id}/test", None),
+          ("POST", "/v1/databases/{id}/heartbeat",
+           {"collector": {"version": "1", "uptime_seconds": 1, "events_per_second": 1}})]
+
+
+def test_unauthenticated_401(call, dbs):
+    d = dbs(database=other_db())
+    for method, path, body in ROUTES:
+        r = call(method, path.format(id=d["id"]), json=body)
+        err(r, 401, "unauthorized")
+        assert r.headers["WWW-Authenticate"].startswith("Bearer")
+        r = call(method, path.format(id=d["id"]), key="dba_" + "0" * 16 + "_" + "0" * 64, json=body)
+        err(r, 401, "unauthorized")
+
+
+def test_scopes_403(call, make_key, tenant_a, dbs):
+    d = dbs(database=other_db())
+    readonly = make_key(tenant_a, "read:databases")
+    writeonly = make_key(tenant_a, "write:databases")
+    collector = make_key(tenant_a, "write:events")
+    need = {"GET": "read:databases", "POST": "write:databases", "PATCH": "write:databases",
+            "DELETE": "write:databases"}
+    for method, path, body in ROUTES:
+        path = path.format(id=d["id"])
+        scope = "write:events" if path.endswith("heartbeat") else need[method]
+        for key, held in ((readonly, "read:databases"), (writeonly, "write:databases"),
+                          (collector, "write:events")):
+            if held == scope:
+                continue
+            r = call(method, path, key, json=body)
+            assert scope in err(r, 403, "forbidden")
+    # each scope is enough for its own routes
+    assert call("GET", f"/v1/databases/{d['id']}", readonly).status_code == 200
+    hb = {"collector": {"version": "1", "uptime_seconds": 1, "events_per_second": 1}}
+    assert call("POST", f"/v1/databases/{d['id']}/heartbeat", collector, json=hb).status_code == 200
+    assert call("PATCH", f"/v1/databases/{d['id']}", writeonly, json={"name": "w"}).status_code == 200
+
+
+def test_tenant_isolation(call, key_a, key_b, dbs):
+    d = dbs(database=other_db(), tags=["iso"])
+    hb = {"collector": {"version": "1", "uptime_seconds": 1, "events_per_second": 1}}
+    for method, path, body in ROUTES[2:]:
+        r = call(method, path.format(id=d["id"]), key_b, json=hb if "heartbeat" in path else body)
+        err(r, 404, "not_found")
+    assert d["id"] not in [x["id"] for x in call("GET", "/v1/databases", key_b).json()["data"]]
+    assert call("GET", "/v1/databases", key_b, params={"tags": "iso"}).json()["data"] == []
+    # untouched by the attempts
+    after = call("GET", f"/v1/databases/{d['id']}", key_a).json()
+    assert after["name"] == d["name"] and after["status"] == "pending"
+    assert after["health"]["last_heartbeat"] is None and after["last_test"] is None
+    # ids that do not exist or are malformed: the same 404
+    for id_ in ("db_000000000000000000000000", "db_abc123", "xyz", "db_" + "G" * 24):
+        err(call("GET", f"/v1/databases/{id_}", key_a), 404, "not_found")
+        err(call("DELETE", f"/v1/databases/{id_}", key_a), 404, "not_found")
+
+
+def test_multi_tenant_key_names_its_tenant(call, make_key, dbs):
+    t1, t2 = "dbt-m1-" + uniq(), "dbt-m2-" + uniq()
+    key = make_key(f"{t1},{t2}", "all")
+    err(call("POST", "/v1/databases", key, json=dict(VALID, database=other_db())),
+        400, "invalid_parameter")
+    err(call("POST", "/v1/databases", key, json=dict(VALID, database=other_db(), tenant_id="dbt-x")),
+        403, "forbidden")
+    d = dbs(key=key, database=other_db(), tenant_id=t2)
+    assert d["tenant_id"] == t2
+    assert call("GET", f"/v1/databases/{d['id']}", key).status_code == 200
+    err(call("PATCH", f"/v1/databases/{d['id']}", key, json={"tenant_id": t1}), 400,
+        "invalid_parameter")
+
+
+# ------------------------------------------------------------ update, delete
+
+def test_patch(call, key_a, store, dbs):
+    d = dbs(database=other_db(), tags=["a"], audit_options={"capture_results": True})
+    old = store.databases.find_one({"_id": d["id"]})
+    time.sleep(0.01)
+    r = call("PATCH", f"/v1/databases/{d['id']}", key_a, json={
+        "name": "Production PostgreSQL (Primary)", "tags": ["production", "pci-dss"],
+        "audit_options": {"retention_days": 90, "mask_sensitive_data": False}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["name"] == "Production PostgreSQL (Primary)"
+    assert body["tags"] == ["production", "pci-dss"]
+    # options merge: the ones not given stay
+    assert body["audit_options"] == {"capture_queries": True, "capture_results": True,
+                                     "mask_sensitive_data": False, "retention_days": 90}
+    assert ts(body["updated_at"]) > ts(body["created_at"])
+    assert body["stats"]["events_today"] == 0
+    new = store.databases.find_one({"_id": d["id"]})
+    assert new["secrets"] == old["secrets"]                 # no password given: kept
+    # a new password is sealed again
+    r = call("PATCH", f"/v1/databases/{d['id']}", key_a, json={"password": secret("patch")})
+    assert r.status_code == 200
+    assert store.databases.find_one({"_id": d["id"]})["secrets"]["password"]["ct"] != \
+        old["secrets"]["password"]["ct"]
+    # optional PEM secrets set and removed
+    if SNAKEOIL.is_file():
+        r = call("PATCH", f"/v1/databases/{d['id']}", key_a, json={"ssl_ca": SNAKEOIL.read_text()})
+        assert r.json()["stored_secrets"] == ["password", "ssl_ca"]
+        r = call("PATCH", f"/v1/databases/{d['id']}", key_a, json={"ssl_ca": None})
+        assert r.json()["stored_secrets"] == ["password"]
+    # pause and resume auditing
+    assert call("PATCH", f"/v1/databases/{d['id']}", key_a,
+                json={"audit_status": "paused"}).json()["audit_status"] == "paused"
+    assert call("PATCH", f"/v1/databases/{d['id']}", key_a,
+                json={"audit_status": "active"}).json()["audit_status"] == "initializing"
+    # rejected changes change nothing
+    for bad in ({}, {"port": 0}, {"name": None}, {"password": None}, {"tenant_id": "x"},
+                {"ssl_cert": None}, {"nope": 1}):
+        err(call("PATCH", f"/v1/databases/{d['id']}", key_a, json=bad), 400, "invalid_parameter")
+    err(call("PATCH", "/v1/databases/db_000000000000000000000000", key_a, json={"name": "x"}),
+        404, "not_found")
+    assert call("GET", f"/v1/databases/{d['id']}", key_a).json()["name"] == \
+        "Production PostgreSQL (Primary)"
+
+
+def test_delete_keeps_events_and_disables_its_policies(call, key_a, tenant_a, store, dbs):
+    d = dbs(database=other_db())
+    other = dbs(database=other_db())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ev = "evt_" + secrets.token_hex(12)
+    store.events.insert_one({"_id": ev, "tenant_id": tenant_a, "type": "query",
+                             "severity": "info", "database_id": d["id"], "timestamp": now})
+    pols = {
+        "only": {"database_ids": [d["id"]], "enabled": True},
+        "both": {"database_ids": [d["id"], other["id"]], "enabled": True},
+        "all": {"database_ids": [], "enabled": True},
+        "other": {"database_ids": [other["id"]], "enabled": True},
+    }
+    ids = {}
+    for name, p in pols.items():
+        ids[name] = "pol_" + secrets.token_hex(12)
+        store.policies.insert_one(dict(p, _id=ids[name], tenant_id=tenant_a, name=name))
+    try:
+        r = call("DELETE", f"/v1/databases/{d['id']}", key_a)
+        assert r.status_code == 204 and r.content == b""
+        err(call("GET", f"/v1/databases/{d['id']}", key_a), 404, "not_found")
+        err(call("DELETE", f"/v1/databases/{d['id']}", key_a), 404, "not_found")
+        assert store.events.find_one({"_id": ev}) is not None
+        enabled = {n: store.policies.find_one({"_id": i})["enabled"] for n, i in ids.items()}
+        assert enabled == {"only": False, "both": True, "all": True, "other": True}
+    finally:
+        store.events.delete_one({"_id": ev})
+        store.policies.delete_many({"_id": {"$in": list(ids.values())}})
+
+
+# ------------------------------------------------------ stats and heartbeat
+
+def test_stats_and_last_event(call, key_a, tenant_a, store, dbs):
+    d = dbs(database=other_db())
+    other = dbs(database=other_db())
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    today = now.replace(hour=0, minute=0, second=0)
+    monday = today - datetime.timedelta(days=today.weekday())
+    stamps = [now, now - datetime.timedelta(seconds=5), today,
+              monday, monday - datetime.timedelta(seconds=1), monday - datetime.timedelta(days=30)]
+    in_today = sum(1 for s in stamps if s >= today)
+    in_week = sum(1 for s in stamps if s >= monday)
+    evs = []
+    for i, ts in enumerate(stamps):
+        evs.append({"_id": "evt_" + secrets.token_hex(12), "tenant_id": tenant_a,
+                    "type": "query" if i else "login.failed", "severity": "info",
+                    "database_id": d["id"], "timestamp": ts,
+                    "details": {"user": "app_user" if i else "mallory"}})
+    # noise: another database, another tenant, a tombstone
+    evs.append({"_id": "evt_" + secrets.token_hex(12), "tenant_id": tenant_a, "type": "query",
+                "database_id": other["id"], "timestamp": now + datetime.timedelta(seconds=1)})
+    evs.append({"_id": "evt_" + secrets.token_hex(12), "tenant_id": "dbt-elsewhere", "type": "query",
+                "database_id": d["id"], "timestamp": now + datetime.timedelta(seconds=2)})
+    alerts = [{"_id": "alt_" + secrets.token_hex(12), "tenant_id": tenant_a, "database_id": d["id"],
+               "status": s} for s in ("open", "open", "acknowledged", "resolved")]
+    alerts.append({"_id": "alt_" + secrets.token_hex(12), "tenant_id": tenant_a,
+                   "database_id": other["id"], "status": "open"})
+    pols = [{"database_ids": [], "enabled": True}, {"database_ids": [d["id"]], "enabled": True},
+            {"database_ids": [other["id"], d["id"]], "enabled": True},
+            {"database_ids": [d["id"]], "enabled": False}, {"database_ids": [other["id"]], "enabled": True}]
+    pols = [dict(p, _id="pol_" + secrets.token_hex(12), tenant_id=tenant_a) for p in pols]
+    store.events.insert_many(evs)
+    store.alerts.insert_many(alerts)
+    store.policies.insert_many(pols)
+    try:
+        body = call("GET", f"/v1/databases/{d['id']}", key_a).json()
+        assert body["stats"] == {"events_today": in_today, "events_this_week": in_week,
+                                 "alerts_pending": 2, "policies_active": 3}
+        assert body["last_event_at"] == now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        st = call("GET", f"/v1/databases/{d['id']}/status", key_a).json()
+        assert st["last_event"] == {"timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                    "type": "login.failed", "severity": "info", "user": "mallory"}
+        listed = {x["id"]: x for x in call("GET", "/v1/databases", key_a).json()["data"]}
+        assert listed[d["id"]]["last_event_at"] == body["last_event_at"]
+    finally:
+        store.events.delete_many({"_id": {"$in": [e["_id"] for e in evs]}})
+        store.alerts.delete_many({"_id": {"$in": [a["_id"] for a in alerts]}})
+        store.policies.delete_many({"_id": {"$in": [p["_id"] for p in pols]}})
+
+
+HB = {"collector": {"version": "2.4.1", "uptime_seconds": 864000, "events_per_second": 42.5},
+      "health_checks": {"connectivity": "healthy", "permissions": "healthy", "latency": "healthy",
+                        "disk_space": "warning"},
+      "latency_ms": 12}
+
+
+def test_heartbeat_and_status(call, key_a, dbs):
+    d = dbs(database=other_db())
+    st = call("GET", f"/v1/databases/{d['id']}/status", key_a).json()
+    assert st["collector"] is None and st["health_checks"] is None and st["last_event"] is None
+    assert "heartbeat" in st["message"]
+    assert st["connection_status"] == "pending" and st["audit_status"] == "initializing"
+    r = call("POST", f"/v1/databases/{d['id']}/heartbeat", key_a, json=HB)
+    assert r.status_code == 200, r.text
+    assert r.json()["connection_status"] == "connected" and r.json()["audit_status"] == "active"
+    st = call("GET", f"/v1/databases/{d['id']}/status", key_a).json()
+    assert st["id"] == d["id"]
+    assert st["connection_status"] == "connected"
+    assert st["audit_status"] == "active"
+    assert st["collector"] == HB["collector"]
+    assert st["health_checks"] == HB["health_checks"]
+    assert st["latency_ms"] == 12
+    assert "message" not in st
+    detail = call("GET", f"/v1/databases/{d['id']}", key_a).json()
+    assert detail["health"]["latency_ms"] == 12
+    assert detail["health"]["last_heartbeat"] == st["last_heartbeat"]
+    assert detail["status"] == "connected"
+    # connectivity critical: error
+    bad = dict(HB, health_checks={"connectivity": "critical"})
+    assert call("POST", f"/v1/databases/{d['id']}/heartbeat", key_a,
+                json=bad).json()["connection_status"] == "error"
+    # a paused database stays paused
+    call("PATCH", f"/v1/databases/{d['id']}", key_a, json={"audit_status": "paused"})
+    assert call("POST", f"/v1/databases/{d['id']}/heartbeat", key_a,
+                json=HB).json()["audit_status"] == "paused"
+    assert call("PATCH", f"/v1/databases/{d['id']}", key_a,
+                json={"audit_status": "active"}).json()["audit_status"] == "active"
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"collector": None}, {"collector": {"version": "1", "uptime_seconds": 1}},
+    {"collector": {"version": "", "uptime_seconds": 1, "events_per_second": 1}},
+    {"collector": {"version": "1", "uptime_seconds": -1, "events_per_second": 1}},
+    {"collector": {"version": "1", "uptime_seconds": "1", "events_per_second": 1}},
+    {"collector": {"version": "1", "uptime_seconds": 1, "events_per_second": -1}},
+    {"collector": {"version": "1", "uptime_seconds": 1, "events_per_second": 1, "pid": 5}},
+    dict(HB, health_checks={"connectivity": "ok"}), dict(HB, health_checks={"cpu": "healthy"}),
+    dict(HB, health_checks=[]), dict(HB, latency_ms=-1), dict(HB, latency_ms="12"), dict(HB, extra=1),
+])
+def test_heartbeat_invalid_400(call, key_a, dbs, body):
+    d = dbs(database=other_db())
+    err(call("POST", f"/v1/databases/{d['id']}/heartbeat", key_a, json=body), 400, "invalid_parameter")
+    assert call("GET", f"/v1/databases/{d['id']}/status", key_a).json()["collector"] is None
+
+
+# -------------------------------------------------------------- encryption
+
+def test_credentials_encrypted_at_rest(call, key_a, store, dbs):
+    pw = secret("rest")
+    d = dbs(database=other_db(), password=pw)
+    doc = store.databases.find_one({"_id": d["id"]})
+    assert pw not in json.dumps(doc, default=str)
+    sealed = doc["secrets"]["password"]
+    assert set(sealed) == {"alg", "kid", "nonce", "ct"}
+    assert sealed["alg"] == "A256GCM" and sealed["kid"]
+    import base64
+    assert len(base64.b64decode(sealed["nonce"])) == 12
+    assert len(base64.b64decode(sealed["ct"])) == len(pw) + 16
+    # the same password twice: different nonces and ciphertexts
+    d2 = dbs(database=other_db(), password=pw)
+    s2 = store.databases.find_one({"_id": d2["id"]})["secrets"]["password"]
+    assert s2["nonce"] != sealed["nonce"] and s2["ct"] != sealed["ct"]
+
+
+def test_ciphertext_moved_to_another_record_does_not_open(call, key_a, store, dbs):
+    """The record id is the associated data: a sealed password copied into
+    another record must not decrypt there (the test then fails with 500)."""
+    a = dbs(database=other_db(), ssl_mode="disable")
+    b = dbs(database=other_db(), ssl_mode="disable")
+    sealed = store.databases.find_one({"_id": a["id"]})["secrets"]
+    store.databases.update_one({"_id": b["id"]}, {"$set": {"secrets": sealed}})
+    r = call("POST", f"/v1/databases/{b['id']}/test", key_a)
+    err(r, 500, "internal_error")
+
+
+# -------------------------------------------------------- connection tests
+
+needs_pg = pytest.mark.skipif(not port_open(PG), reason="no PostgreSQL on 127.0.0.1:5432")
+needs_maria = pytest.mark.skipif(not port_open(MARIADB), reason="no MariaDB on 127.0.0.1:3306")
+
+
+def run_sql_pg(sql):
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1",
+                    "-qAtc", sql], check=True, capture_output=True, timeout=30)
+
+
+def run_sql_maria(sql):
+    subprocess.run(["mysql", "-h", "127.0.0.1", "-uroot", "-e", sql], check=True,
+                   capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def maria_user():
+    """A MariaDB user with a password and SELECT on test (no PROCESS)."""
+    if not port_open(MARIADB):
+        pytest.skip("no MariaDB")
+    name, pw = "dbaudit_t_" + uniq(), secret("maria")
+    run_sql_maria(f"CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{pw}'; "
+                  f"GRANT SELECT ON `test`.* TO '{name}'@'127.0.0.1'")
+    yield name, pw
+    run_sql_maria(f"DROP USER IF EXISTS '{name}'@'127.0.0.1'")
+
+
+def test_connection_test_postgresql(call, key_a, dbs):
+    if not port_open(PG):
+        pytest.skip("no PostgreSQL")
+    d = dbs(database="test", ssl_mode="require")
+    r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"success", "latency_ms", "version", "permissions", "warnings"}
+    assert body["success"] is True
+    assert body["version"].startswith("PostgreSQL 15")
+    assert body["permissions"]["pg_read_all_stats"] is True
+    assert body["permissions"]["pg_monitor"] is True
+    assert body["permissions"]["select"] is True
+    assert isinstance(body["latency_ms"], int) and 0 <= body["latency_ms"] < 5000
+    assert body["warnings"] == []
+    detail = call("GET", f"/v1/databases/{d['id']}", key_a).json()
+    assert detail["status"] == "connected"
+    assert detail["last_test"]["success"] is True
+    assert detail["health"]["latency_ms"] == body["latency_ms"]
+
+
+@needs_pg
+def test_connection_test_postgresql_tls_verification(call, key_a, dbs):
+    if not SNAKEOIL.is_file():
+        pytest.skip("no snakeoil certificate")
+    ca = SNAKEOIL.read_text()     # the server's own self-signed certificate (CN=localhost)
+    d = dbs(database="test", ssl_mode="verify-ca", ssl_ca=ca)
+    assert call("POST", f"/v1/databases/{d['id']}/test", key_a).status_code == 200
+    # verify-full: the certificate names localhost, not 127.0.0.1
+    call("PATCH", f"/v1/databases/{d['id']}", key_a, json={"ssl_mode": "verify-full"})
+    r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+    assert "TLS failed" in err(r, 422, "unprocessable_entity")
+    assert call("GET", f"/v1/databases/{d['id']}", key_a).json()["last_test"]["error"] == "tls_failed"
+    # ... and verifies under its own name
+    call("PATCH", f"/v1/databases/{d['id']}", key_a, json={"host": "localhost"})
+    assert call("POST", f"/v1/databases/{d['id']}/test", key_a).status_code == 200
+    # verify-ca against a CA that did not sign the server's certificate
+    call("PATCH", f"/v1/databases/{d['id']}", key_a, json={"ssl_mode": "verify-ca",
+                                                           "ssl_ca": OTHER_CA})
+    r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+    assert "TLS failed" in err(r, 422, "unprocessable_entity")
+
+
+@needs_pg
+def test_connection_test_postgresql_missing_privilege(call, key_a, dbs):
+    role = "dbaudit_np_" + uniq()
+    run_sql_pg(f"CREATE ROLE {role} LOGIN")
+    try:
+        d = dbs(database="test", username=role, ssl_mode="disable")
+        r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+        msg = err(r, 422, "unprocessable_entity")
+        assert "pg_read_all_stats" in msg and "GRANT" in msg
+        detail = call("GET", f"/v1/databases/{d['id']}", key_a).json()
+        assert detail["status"] == "error"
+        assert detail["last_test"]["error"] == "missing_privilege"
+        run_sql_pg(f"GRANT pg_monitor TO {role}")
+        r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+        assert r.status_code == 200, r.text
+        assert r.json()["permissions"]["pg_monitor"] is True
+        assert any("not encrypted" in w for w in r.json()["warnings"])
+        assert call("GET", f"/v1/databases/{d['id']}", key_a).json()["status"] == "connected"
+    finally:
+        run_sql_pg(f"DROP ROLE IF EXISTS {role}")
+
+
+@needs_pg
+def test_connection_test_postgresql_unknown_database(call, key_a, dbs):
+    d = dbs(database="no_such_db_" + uniq())
+    msg = err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
+    assert "does not exist" in msg
+
+
+def test_connection_test_mariadb(call, key_a, dbs, maria_user):
+    name, pw = maria_user
+    d = dbs(type="mariadb", port=3306, database="test", username=name, password=pw,
+            ssl_mode="disable")
+    r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["success"] is True
+    assert body["version"].startswith("MariaDB 10.11")
+    assert body["permissions"] == {"select": True, "process": False}
+    assert any("PROCESS" in w for w in body["warnings"])
+    assert any("not encrypted" in w for w in body["warnings"])
+    assert call("GET", f"/v1/databases/{d['id']}", key_a).json()["status"] == "connected"
+    # registered as mysql: it works, with a warning that says what the server is
+    d2 = dbs(type="mysql", port=3306, database="test", username=name, password=pw,
+             ssl_mode="disable", host="localhost")
+    r = call("POST", f"/v1/databases/{d2['id']}/test", key_a)
+    assert r.status_code == 200, r.text
+    assert any("MariaDB" in w for w in r.json()["warnings"])
+
+
+def test_connection_test_mariadb_wrong_password(call, key_a, dbs, maria_user):
+    """PostgreSQL here trusts every local connection (pg_hba: trust), so a
+    wrong password can only be refused by MariaDB."""
+    name, _ = maria_user
+    d = dbs(type="mariadb", port=3306, database="test", username=name,
+            password=secret("wrong"), ssl_mode="disable")
+    r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+    msg = err(r, 422, "unprocessable_entity")
+    assert msg.startswith("Authentication failed")
+    assert name not in msg                      # no driver text (it names the user)
+    detail = call("GET", f"/v1/databases/{d['id']}", key_a).json()
+    assert detail["status"] == "error"
+    assert detail["last_test"]["error"] == "authentication_failed"
+    assert detail["last_test"]["success"] is False
+
+
+def test_connection_test_mariadb_tls_required(call, key_a, dbs, maria_user):
+    """This MariaDB has TLS disabled: ssl_mode require must fail, not downgrade."""
+    name, pw = maria_user
+    d = dbs(type="mariadb", port=3306, database="test", username=name, password=pw,
+            ssl_mode="require")
+    r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+    assert "TLS failed" in err(r, 422, "unprocessable_entity")
+
+
+def test_connection_test_mariadb_missing_privilege(call, key_a, dbs):
+    if not port_open(MARIADB):
+        pytest.skip("no MariaDB")
+    name, pw = "dbaudit_np_" + uniq(), secret("mnp")
+    run_sql_maria(f"CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{pw}'; "
+                  f"GRANT INSERT ON `test`.* TO '{name}'@'127.0.0.1'")
+    try:
+        d = dbs(type="mariadb", port=3306, database="test", username=name, password=pw,
+                ssl_mode="disable")
+        msg = err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
+        assert "SELECT" in msg and "GRANT" in msg
+        d2 = dbs(type="mariadb", port=3306, database="mysql", username=name, password=pw,
+                 ssl_mode="disable")
+        msg = err(call("POST", f"/v1/databases/{d2['id']}/test", key_a), 422, "unprocessable_entity")
+        assert "does not exist" in msg or "may not use it" in msg
+    finally:
+        run_sql_maria(f"DROP USER IF EXISTS '{name}'@'127.0.0.1'")
+
+
+def test_connection_test_mongodb_dev_store(call, key_a, dbs, store_port):
+    d = dbs(type="mongodb", port=store_port, database="dbaudit", username="", password="",
+            ssl_mode="disable")
+    r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["version"].startswith(("FerretDB", "MongoDB"))
+    assert body["permissions"]["read"] is True
+    assert isinstance(body["permissions"]["roles"], list)
+    assert call("GET", f"/v1/databases/{d['id']}", key_a).json()["status"] == "connected"
+
+
+def test_connection_test_mongodb_credentials_refused(call, key_a, dbs, store_port):
+    """FerretDB's SQLite backend has no SCRAM: credentials are refused, and said so."""
+    d = dbs(type="mongodb", port=store_port, database="dbaudit", username="auditor",
+            password=secret("mongo"), ssl_mode="disable")
+    r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+    if r.status_code == 200:
+        pytest.skip("this store authenticates (not FerretDB/SQLite)")
+    assert err(r, 422, "unprocessable_entity").startswith("Authentication failed")
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def hung_listener():
+    """A server on 127.0.0.1 that accepts connections and never says anything."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held, stop = [], threading.Event()
+
+    def loop():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+                held.append(conn)
+            except OSError:
+                pass
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield srv.getsockname()[1]
+    stop.set()
+    t.join()
+    for c in held:
+        c.close()
+    srv.close()
+
+
+TYPES = ("postgresql", "mariadb", "mysql", "mongodb", "sqlserver")
+
+
+def test_connection_test_refused(call, key_a, dbs):
+    port = closed_port()
+    for t in TYPES + ("oracle",):
+        d = dbs(type=t, port=port, database=other_db(), ssl_mode="disable")
+        start = time.monotonic()
+        r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+        msg = err(r, 422, "unprocessable_entity")
+        assert msg.startswith("Connection refused by 127.0.0.1:%d" % port), (t, msg)
+        assert time.monotonic() - start < 2
+        detail = call("GET", f"/v1/databases/{d['id']}", key_a).json()
+        assert detail["status"] == "error"
+        assert detail["last_test"]["error"] == "connection_refused"
+
+
+def test_connection_test_timeout(call, key_a, dbs, hung_listener):
+    made = [dbs(type=t, port=hung_listener, database=other_db(), ssl_mode="disable") for t in TYPES]
+    results = {}
+
+    def run(d):
+        start = time.monotonic()
+        r = call("POST", f"/v1/databases/{d['id']}/test", key_a, timeout=30)
+        results[d["type"]] = (r, time.monotonic() - start)
+    # two at a time: the stack has few workers and other clients
+    for pair in (made[0:2], made[2:4], made[4:]):
+        threads = [threading.Thread(target=run, args=(d,)) for d in pair]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for t, (r, elapsed) in results.items():
+        msg = err(r, 422, "unprocessable_entity")
+        assert msg.startswith("No answer from 127.0.0.1:%d" % hung_listener), (t, msg)
+        assert 4.0 <= elapsed <= 7.5, (t, elapsed)
+    for d in made:
+        assert call("GET", f"/v1/databases/{d['id']}", key_a).json()["last_test"]["error"] == "timeout"
+
+
+def test_connection_test_oracle_reachability(call, key_a, dbs, hung_listener):
+    d = dbs(type="oracle", port=hung_listener, database="ORCLPDB1", ssl_mode="disable")
+    r = call("POST", f"/v1/databases/{d['id']}/test", key_a)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["success"] is True and body["version"] is None
+    assert len(body["warnings"]) == 1
+    assert "No Oracle client library" in body["warnings"][0]
+    assert "not verified" in body["warnings"][0]
+
+
+def test_connection_test_blocked_addresses(call, key_a, dbs):
+    """Link-local (cloud metadata) and unspecified addresses are never probed."""
+    for host in ("169.254.169.254", "0.0.0.0", "fe80::1"):
+        d = dbs(host=host, database=other_db(), ssl_mode="disable")
+        start = time.monotonic()
+        msg = err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
+        assert "not allowed" in msg
+        assert time.monotonic() - start < 1
+
+
+def test_connection_test_not_found(call, key_a, key_b, dbs):
+    err(call("POST", "/v1/databases/db_000000000000000000000000/test", key_a), 404, "not_found")
+    d = dbs(database=other_db())
+    err(call("POST", f"/v1/databases/{d['id']}/test", key_b), 404, "not_found")
+
+
+# ----------------------------------------------------------- key rotation
+
+def test_crypto_rotate_and_back(call, key_a, admin_bin, var_dir, store, dbs, tmp_path):
+    d = dbs(database=other_db())
+    conf_path = var_dir / "dbaudit.conf"
+    original = conf_path.read_text()
+    m = re.search(r"^crypto_key_file *= *(.+)$", original, re.M)
+    if not m:
+        pytest.skip("the stack's config has no crypto_key_file")
+    old_key = m.group(1).strip()
+    kid_m = re.search(r"^crypto_key_id *= *(.+)$", original, re.M)
+    old_kid = kid_m.group(1).strip() if kid_m else "k1"
+    gen = subprocess.run(admin_bin + ["crypto", "generate-key"], capture_output=True, text=True,
+                         timeout=30)
+    assert gen.returncode == 0 and re.fullmatch(r"[0-9a-f]{64}\n", gen.stdout)
+    new_key = tmp_path / "new.key"
+    new_key.write_text(gen.stdout)
+    new_kid = "rot" + uniq()
+
+    def conf_with(key_file, kid, old):
+        text = re.sub(r"^crypto_key_file *=.*$", f"crypto_key_file = {key_file}", original, flags=re.M)
+        text = re.sub(r"^crypto_key_id *=.*\n", "", text, flags=re.M)
+        text += f"\ncrypto_key_id = {kid}\ncrypto_old_keys = {old}\n"
+        p = tmp_path / f"{kid}-{len(list(tmp_path.iterdir()))}.conf"
+        p.write_text(text)
+        return p
+
+    def admin(conf, *args):
+        argv = [admin_bin[0], "--config", str(conf)] + list(args)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+    rotated = conf_with(new_key, new_kid, f"{old_kid}={old_key}")
+    back = conf_with(old_key, old_kid, f"{new_kid}={new_key}")
+    only_new = conf_with(new_key, new_kid, "")
+    try:
+        r = admin(rotated, "crypto", "rotate")
+        assert r.returncode == 0, r.stderr
+        n = int(re.match(r"re-encrypted (\d+) secret", r.stdout).group(1))
+        assert n >= 1
+        assert store.databases.find_one({"_id": d["id"]})["secrets"]["password"]["kid"] == new_kid
+        # idempotent
+        r = admin(rotated, "crypto", "rotate")
+        assert r.returncode == 0 and r.stdout.startswith("re-encrypted 0 secret"), r.stdout
+        # everything opens with the new key alone
+        r = admin(only_new, "crypto", "check")
+        assert r.returncode == 0, r.stderr
+        # the running workers only know the old key: the record cannot be opened there
+        err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 500, "internal_error")
+    finally:
+        r = admin(back, "crypto", "rotate")
+        assert r.returncode == 0, r.stderr
+    assert store.databases.find_one({"_id": d["id"]})["secrets"]["password"]["kid"] == old_kid
+    r = admin(conf_path, "crypto", "check")
+    assert r.returncode == 0, r.stderr
+    # no key material or password on the admin's output
+    for text in (r.stdout, r.stderr):
+        assert gen.stdout.strip() not in text
+
+
+# ------------------------------------------------------ nothing leaked at all
+
+def test_no_password_in_logs(var_dir):
+    logs = list((var_dir / "log").glob("*"))
+    assert logs
+    for f in logs:
+        data = f.read_bytes()
+        for s in SENT:
+            assert s.encode() not in data, f"a password reached {f.name}"
+
+
+def test_no_password_in_store_files(var_dir, conf):
+    store_dir = var_dir / "store"
+    if not conf["mongodb_uri"].startswith("mongodb://127.0.0.1") or not store_dir.is_dir():
+        pytest.skip("no local store files")
+    files = [p for p in store_dir.rglob("*") if p.is_file()]
+    assert files
+    for f in files:
+        data = f.read_bytes()
+        for s in SENT:
+            assert s.encode() not in data, f"a password is stored in clear in {f.name}"
+
+
+def test_openapi_lists_every_route_with_its_scope(call, api, make_key, tenant_a, dbs):
+    yaml = pytest.importorskip("yaml")
+    doc = yaml.safe_load(api("GET", "/swagger").text)
+    want = {("get", "/v1/databases"): "read:databases", ("post", "/v1/databases"): "write:databases",
+            ("get", "/v1/databases/{id}"): "read:databases",
+            ("patch", "/v1/databases/{id}"): "write:databases",
+            ("delete", "/v1/databases/{id}"): "write:databases",
+            ("get", "/v1/databases/{id}/status"): "read:databases",
+            ("post", "/v1/databases/{id}/test"): "write:databases",
+            ("post", "/v1/databases/{id}/heartbeat"): "write:events"}
+    got = {(m, p): op.get("x-required-scope") for p, ops in doc["paths"].items()
+           if p.startswith("/v1/databases") for m, op in ops.items() if m != "parameters"}
+    assert got == want
+    # and the server enforces exactly that scope
+    d = dbs(database=other_db())
+    for (method, path), scope in want.items():
+        scopes = [s for s in ("read:databases", "write:databases", "write:events") if s != scope]
+        key = make_key(tenant_a, ",".join(scopes))
+        r = call(method.upper(), path.format(id=d["id"]), key, json={})
+        assert scope in err(r, 403, "forbidden")
+
+
+def test_stale_heartbeat_becomes_disconnected(call, key_a, store, dbs):
+    """The background worker (every 30 s) marks connected databases whose
+    last heartbeat is older than heartbeat_stale_s (300 s) disconnected."""
+    d = dbs(database=other_db())
+    assert call("POST", f"/v1/databases/{d['id']}/heartbeat", key_a,
+                json=HB).json()["connection_status"] == "connected"
+    old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    store.databases.update_one({"_id": d["id"]}, {"$set": {"heartbeat.received_at": old}})
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        st = call("GET", f"/v1/databases/{d['id']}/status", key_a).json()
+        if st["connection_status"] != "connected":
+            break
+        time.sleep(1)
+    assert st["connection_status"] == "disconnected"
+    # a fresh heartbeat connects it again
+    assert call("POST", f"/v1/databases/{d['id']}/heartbeat", key_a,
+                json=HB).json()["connection_status"] == "connected"

@@ -330,13 +330,34 @@ static int append_encoded(struct buf *b, const char *s)
 	return 0;
 }
 
-/* Link: </v1/events?cursor=...&limit=...&<filters>>; rel="next" */
+/* A Host header fit to build a URL from: a name or address, maybe a port. */
+static bool host_ok(const char *h)
+{
+	size_t n = h ? strlen(h) : 0;
+
+	if (n == 0 || n > 255)
+		return false;
+	for (; *h; h++)
+		if (!isalnum((unsigned char)*h) && !strchr(".-:[]", *h))
+			return false;
+	return true;
+}
+
+/*
+ * Link: <http[s]://host/v1/events?cursor=...&limit=...&<filters>>; rel="next"
+ * (a relative reference when the Host header is missing or odd).
+ */
 static void link_next(struct ctx *c, const char *cursor, int64_t limit)
 {
+	const char *host = c->req->host;
+	bool tls = c->req->https != NULL && strcmp(c->req->https, "on") == 0;
 	struct buf b;
 
 	buf_init(&b);
-	if (buf_appendf(&b, "</v1/events?cursor=%s&limit=%lld", cursor, (long long)limit) != 0)
+	if (host_ok(host) && buf_appendf(&b, "<%s://%s", tls ? "https" : "http", host) != 0)
+		goto out;
+	if (buf_appendf(&b, "%s/v1/events?cursor=%s&limit=%lld", host_ok(host) ? "" : "<", cursor,
+			(long long)limit) != 0)
 		goto out;
 	for (const char *const *p = link_params; *p; p++) {
 		const char *v = http_query_get(c->req, *p);

@@ -96,6 +96,8 @@ enum api_err http_request_parse(struct request *req, char **envp,
 		{ "REQUEST_ID=", 11, &req->request_id },
 		{ "HTTP_LAST_EVENT_ID=", 19, &req->last_event_id },
 		{ "REMOTE_ADDR=", 12, &req->remote_addr },
+		{ "HTTP_HOST=", 10, &req->host },
+		{ "HTTPS=", 6, &req->https },
 	};
 
 	/* One pass over the environment: it has dozens of entries per request. */

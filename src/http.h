@@ -36,6 +36,8 @@ struct request {
 	const char *request_id;    /* borrowed; nginx's $request_id */
 	const char *last_event_id; /* borrowed */
 	const char *remote_addr;   /* borrowed */
+	const char *host;          /* borrowed, Host header; NULL when absent */
+	const char *https;         /* borrowed, nginx's $https ("on"); NULL for http */
 	char *body;                /* owned, NUL-terminated; NULL when empty */
 	size_t body_len;
 	int64_t content_length;    /* -1 when absent or empty */

@@ -35,7 +35,8 @@ def poll_page(c, cursor, limit):
     assert set(page) == {"per_page", "next_cursor", "has_more"}
     assert page["next_cursor"] and isinstance(page["has_more"], bool)
     link = r.headers.get("Link", "")
-    assert link.startswith("</v1/events?cursor=" + page["next_cursor"]) and link.endswith('rel="next"')
+    assert link.startswith(f"<{c.base}/v1/events?cursor=" + page["next_cursor"]), link
+    assert link.endswith('rel="next"')
     return [e["id"] for e in body["events"]], page["next_cursor"], page["has_more"]
 
 
@@ -216,3 +217,19 @@ def test_abandoned_sequences_are_claimed_after_the_lease(client, api, admin_key)
             break
         time.sleep(0.5)
     assert ids == posted
+
+
+def test_a_poller_can_follow_the_link_header_alone(client):
+    """Sentinel-style: request the URL of rel="next" as it is."""
+    ids = client.post({"events": [event(external_id=f"l{i}", details={"user": "x"}) for i in range(5)]}).json()["ids"]
+    r = client.list(cursor="", limit=2, user="x")
+    got = []
+    while True:
+        assert r.status_code == 200
+        got += [e["id"] for e in r.json()["events"]]
+        if not r.json()["pagination"]["has_more"]:
+            break
+        url = r.headers["Link"].split(">")[0].lstrip("<")
+        assert "user=x" in url and "limit=2" in url
+        r = client.s.get(url, headers={"X-Api-Key": client.key}, timeout=30)
+    assert got == ids

@@ -30,6 +30,13 @@ static void store_init_once(void)
 	static int done;
 
 	if (!done) {
+		/*
+		 * libmongoc keeps performance counters in /dev/shm/mongoc-<pid>,
+		 * which only its mongoc-stat tool reads. Workers that are killed
+		 * leave the files behind, and a later process with the same pid
+		 * then warns on stderr. We read no such counters: keep them in memory.
+		 */
+		setenv("MONGOC_DISABLE_SHM", "1", 0);
 		mongoc_log_set_handler(store_log_handler, NULL);
 		mongoc_init();
 		done = 1;

@@ -367,7 +367,8 @@ int main(int argc, char **argv)
 	int i = 1, rc = 1;
 
 	memset(&ad, 0, sizeof(ad));
-	log_init("admin", LOG_WARN);
+	/* The CLI's answer is its one-line reason on stderr, not log lines. */
+	log_init("admin", LOG_OFF);
 	if (i < argc && strcmp(argv[i], "--config") == 0)
 		i += 2;
 	else if (i < argc && strncmp(argv[i], "--config=", 9) == 0)

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
 /* Sets the component name (copied) and the minimum level written. */
 void log_init(const char *component, enum log_level min);

@@ -169,6 +169,36 @@ static int media_type_ok(const struct request *req, const struct route *r)
 	return 0;
 }
 
+/* Authenticates, checks the scope and the media type, runs the handler. */
+static enum api_err app_dispatch(struct app *app, const struct route_match *m,
+				 struct principal *who, struct ctx *c)
+{
+	const struct request *req = c->req;
+	enum api_err rc = API_OK;
+
+	if (m->route->scope != NULL || (m->route->flags & ROUTE_AUTH)) {
+		/* Authentication runs before any handler; the route's scope next. */
+		rc = auth_authenticate(app->auth, req, who, &c->reason);
+		if (rc == API_OK && m->route->scope != NULL &&
+		    !(who->scopes & auth_scope_bit(m->route->scope))) {
+			c->reason = "scope_missing";
+			rc = api_fail(c, API_ERR_FORBIDDEN, "this request needs the scope %s",
+				      m->route->scope);
+		} else if (rc == API_ERR_FORBIDDEN) {
+			api_fail(c, rc, "the credentials carry no tenant");
+		}
+		if (rc == API_OK)
+			c->who = who;
+	}
+	if (rc == API_OK && !media_type_ok(req, m->route))
+		rc = api_fail(c, API_ERR_UNSUPPORTED_MEDIA,
+			      "Content-Type must be application/json%s",
+			      (m->route->flags & ROUTE_NDJSON) ? " or application/x-ndjson" : "");
+	if (rc == API_OK)
+		rc = m->route->handler(c);
+	return rc;
+}
+
 void app_handle(struct app *app, const struct request *req, struct response *res)
 {
 	struct route_match m;
@@ -188,34 +218,31 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	} else if (rc == API_ERR_NOT_FOUND) {
 		api_fail(&c, rc, "no such resource");
 	} else {
+		int64_t t0 = time_mono_ms();
+
 		route_name = m.route->pattern;
 		memcpy(c.params, m.params, sizeof(c.params));
 		c.nparams = m.nparams;
-		if (m.route->scope != NULL || (m.route->flags & ROUTE_AUTH)) {
-			/* Authentication runs before any handler; the route's scope next. */
-			rc = auth_authenticate(app->auth, req, &who, &c.reason);
-			if (rc == API_OK && m.route->scope != NULL &&
-			    !(who.scopes & auth_scope_bit(m.route->scope))) {
-				c.reason = "scope_missing";
-				rc = api_fail(&c, API_ERR_FORBIDDEN, "this request needs the scope %s",
-					      m.route->scope);
-			} else if (rc == API_ERR_FORBIDDEN) {
-				api_fail(&c, rc, "the credentials carry no tenant");
-			} else if (rc == API_ERR_UNAVAILABLE) {
-				api_fail(&c, rc, "the store is unavailable; try again shortly");
-			}
-			if (rc == API_OK)
-				c.who = &who;
+		rc = app_dispatch(app, &m, &who, &c);
+		/*
+		 * A read that found the store gone at once met a connection the
+		 * store closed (it restarted while this worker was idle): try it
+		 * once more on a fresh client. Timeouts are not retried, so a hung
+		 * store still answers 503 within the store timeout; writes are not
+		 * retried, the client decides.
+		 */
+		if (rc == API_ERR_UNAVAILABLE && strcmp(req->method, "GET") == 0 &&
+		    time_mono_ms() - t0 < app->cfg->store_timeout_ms / 4) {
+			store_reset(app->store);
+			http_response_cleanup(res);
+			http_response_init(res);
+			c.who = NULL;
+			c.reason = NULL;
+			c.msg[0] = '\0';
+			rc = app_dispatch(app, &m, &who, &c);
 		}
-		if (rc == API_OK && !media_type_ok(req, m.route))
-			rc = api_fail(&c, API_ERR_UNSUPPORTED_MEDIA,
-				      "Content-Type must be application/json%s",
-				      (m.route->flags & ROUTE_NDJSON) ? " or application/x-ndjson" : "");
-		if (rc == API_OK) {
-			rc = m.route->handler(&c);
-			if (rc == API_ERR_UNAVAILABLE && c.msg[0] == '\0')
-				api_fail(&c, rc, "the store is unavailable; try again shortly");
-		}
+		if (rc == API_ERR_UNAVAILABLE && c.msg[0] == '\0')
+			api_fail(&c, rc, "the store is unavailable; try again shortly");
 	}
 	if (rc == API_ERR_METHOD_NOT_ALLOWED) {
 		api_error_response(res, rc, c.msg);

@@ -166,6 +166,15 @@ def wait_health(base_url, want, within):
         time.sleep(0.1)
 
 
+def assert_health_503_fast(base_url):
+    """Six health checks in a row, each a 503 service_unavailable within 3 s."""
+    for _ in range(6):
+        t0 = time.time()
+        r = requests.get(base_url + "/v1/health", timeout=10)
+        assert r.status_code == 503 and error_code(r) == "service_unavailable"
+        assert time.time() - t0 < 3.0
+
+
 def test_store_hung_then_back(base_url, var_dir):
     """SIGSTOP the store: every request gets 503 within 3 s; SIGCONT: recovery."""
     store = int((var_dir / "run" / "store.pid").read_text())
@@ -173,11 +182,7 @@ def test_store_hung_then_back(base_url, var_dir):
     os.kill(store, signal.SIGSTOP)
     try:
         time.sleep(1)  # past the health cache
-        for _ in range(6):
-            t0 = time.time()
-            r = requests.get(base_url + "/v1/health", timeout=10)
-            assert r.status_code == 503 and error_code(r) == "service_unavailable"
-            assert time.time() - t0 < 3.0
+        assert_health_503_fast(base_url)
     finally:
         os.kill(store, signal.SIGCONT)
     wait_health(base_url, 200, 15)
@@ -193,11 +198,7 @@ def test_store_down_then_restarted(base_url, var_dir, repo_dir, stack_env):
         time.sleep(0.05)
     try:
         time.sleep(0.6)
-        for _ in range(6):
-            t0 = time.time()
-            r = requests.get(base_url + "/v1/health", timeout=10)
-            assert r.status_code == 503 and error_code(r) == "service_unavailable"
-            assert time.time() - t0 < 3.0
+        assert_health_503_fast(base_url)
     finally:
         subprocess.run([str(repo_dir / "scripts" / "stack"), "up"], env=stack_env,
                        check=True, capture_output=True, timeout=120)

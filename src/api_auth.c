@@ -4,7 +4,7 @@
  * ask; the answer holds nothing the caller does not already hold.
  */
 #include "api_handlers.h"
-#include "auth.h"
+#include "principal.h"
 
 enum api_err api_whoami_get(struct ctx *c)
 {
@@ -23,12 +23,12 @@ enum api_err api_whoami_get(struct ctx *c)
 		if (json_array_append_new(tenants, json_string(p->tenants[i])) != 0)
 			goto out;
 	for (unsigned bit = 1; bit & SCOPE_ALL; bit <<= 1)
-		if ((p->scopes & bit) && json_array_append_new(scopes, json_string(auth_scope_name(bit))) != 0)
+		if ((p->scopes & bit) && json_array_append_new(scopes, json_string(principal_scope_name(bit))) != 0)
 			goto out;
 	/* p->id is "key_<hex>" or "jwt:<sub>" with sub printable ASCII: valid UTF-8. */
 	body = json_pack("{s:s,s:s,s:O,s:O,s:s}", "principal", p->id,
 			 "kind", p->is_jwt ? "jwt" : "api_key", "tenants", tenants,
-			 "scopes", scopes, "plan", auth_plan_name(p->plan));
+			 "scopes", scopes, "plan", principal_plan_name(p->plan));
 	if (body == NULL)
 		goto out;
 	http_response_json(c->res, 200, body);

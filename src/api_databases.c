@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "api_handlers.h"
-#include "auth.h"
+#include "principal.h"
 #include "config.h"
 #include "crypto.h"
 #include "dbprobe.h"

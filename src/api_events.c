@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "api_handlers.h"
-#include "auth.h"
+#include "principal.h"
 #include "config.h"
 #include "event.h"
 #include "store.h"

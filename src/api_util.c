@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "auth.h"
+#include "principal.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 

@@ -180,7 +180,7 @@ static enum api_err app_dispatch(struct app *app, const struct route_match *m,
 		/* Authentication runs before any handler; the route's scope next. */
 		rc = auth_authenticate(app->auth, req, who, &c->reason);
 		if (rc == API_OK && m->route->scope != NULL &&
-		    !(who->scopes & auth_scope_bit(m->route->scope))) {
+		    !(who->scopes & principal_scope_bit(m->route->scope))) {
 			c->reason = "scope_missing";
 			rc = api_fail(c, API_ERR_FORBIDDEN, "this request needs the scope %s",
 				      m->route->scope);

@@ -12,61 +12,11 @@
 #include <stdint.h>
 
 #include "api_err.h"
+#include "principal.h"
 
 struct config;
 struct store;
 struct request;
-
-#define AUTH_MAX_TENANTS 16
-#define AUTH_TENANT_MAX_LEN 64
-
-enum scope {
-	SCOPE_READ_DATABASES = 1u << 0,
-	SCOPE_WRITE_DATABASES = 1u << 1,
-	SCOPE_READ_EVENTS = 1u << 2,
-	SCOPE_WRITE_EVENTS = 1u << 3,
-	SCOPE_READ_POLICIES = 1u << 4,
-	SCOPE_WRITE_POLICIES = 1u << 5,
-	SCOPE_READ_ALERTS = 1u << 6,
-	SCOPE_WRITE_ALERTS = 1u << 7,
-	SCOPE_READ_WEBHOOKS = 1u << 8,
-	SCOPE_WRITE_WEBHOOKS = 1u << 9,
-	SCOPE_READ_AUDIT_ACTIVITY = 1u << 10,
-	SCOPE_ALL = (1u << 11) - 1,
-};
-
-enum plan { PLAN_FREE, PLAN_PRO, PLAN_ENTERPRISE };
-
-struct principal {
-	char id[80];                 /* "key_<hex>" or "jwt:<sub>" */
-	char tenants[AUTH_MAX_TENANTS][AUTH_TENANT_MAX_LEN + 1];
-	size_t ntenants;
-	unsigned scopes;             /* enum scope bits */
-	enum plan plan;
-	bool is_jwt;
-};
-
-/* Bit of a scope name ("read:events"), or 0 when unknown. */
-unsigned auth_scope_bit(const char *name);
-
-/* Name of a single scope bit, or NULL. */
-const char *auth_scope_name(unsigned bit);
-
-/*
- * Parses a list of scope names separated by any of seps ("all" = every
- * scope). Returns 0 and *bits, or -1 on an unknown or empty name.
- */
-int auth_scopes_parse(const char *list, const char *seps, unsigned *bits);
-
-/* Plan from its name; -1 when unknown. */
-int auth_plan_parse(const char *name);
-const char *auth_plan_name(enum plan p);
-
-/* True when s is a valid tenant id: 1-64 of [A-Za-z0-9_-]. */
-bool auth_tenant_valid(const char *s);
-
-/* True when p holds tenant t. */
-bool auth_has_tenant(const struct principal *p, const char *t);
 
 /*
  * API keys look like "dba_<16 hex key id>_<64 hex secret>". Generates one

@@ -35,7 +35,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "auth.h"
+#include "principal.h"
 #include "config.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -513,7 +513,7 @@ static void scopes_add(const char *list, unsigned *bits)
 		if (n > 0 && n < sizeof(name)) {
 			memcpy(name, s, n);
 			name[n] = '\0';
-			*bits |= auth_scope_bit(name);
+			*bits |= principal_scope_bit(name);
 		}
 		s += n;
 		s += strspn(s, " ");
@@ -539,7 +539,7 @@ static enum api_err claim_scopes(json_t *claims, unsigned *bits, const char **re
 		json_array_foreach(scp, i, v) {
 			if (!json_is_string(v))
 				goto bad;
-			*bits |= auth_scope_bit(json_string_value(v));
+			*bits |= principal_scope_bit(json_string_value(v));
 		}
 	} else if (scp != NULL) {
 		goto bad;
@@ -554,13 +554,13 @@ static enum api_err tenant_add(struct principal *p, json_t *v, const char **reas
 {
 	const char *t = json_string_value(v);
 
-	if (t == NULL || !auth_tenant_valid(t)) {
+	if (t == NULL || !principal_tenant_valid(t)) {
 		*reason = "jwt_bad_tenant_claim";
 		return API_ERR_UNAUTHORIZED;
 	}
-	if (auth_has_tenant(p, t))
+	if (principal_has_tenant(p, t))
 		return API_OK;
-	if (p->ntenants == AUTH_MAX_TENANTS) {
+	if (p->ntenants == PRINCIPAL_MAX_TENANTS) {
 		*reason = "jwt_too_many_tenants";
 		return API_ERR_UNAUTHORIZED;
 	}
@@ -615,7 +615,7 @@ static enum api_err claims_check(struct auth_jwt *j, json_t *claims, struct prin
 		*reason = "jwt_bad_sub";
 		return API_ERR_UNAUTHORIZED;
 	}
-	if (plan != NULL && (!json_is_string(plan) || (pl = auth_plan_parse(json_string_value(plan))) < 0)) {
+	if (plan != NULL && (!json_is_string(plan) || (pl = principal_plan_parse(json_string_value(plan))) < 0)) {
 		*reason = "jwt_bad_plan_claim";
 		return API_ERR_UNAUTHORIZED;
 	}

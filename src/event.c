@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "auth.h"
+#include "principal.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -561,7 +561,7 @@ static enum event_parse_result resolve_tenant(json_t *obj, const struct principa
 		out->tenant = who->tenants[0];
 		return EVENT_PARSE_OK;
 	}
-	if (!auth_tenant_valid(t)) {
+	if (!principal_tenant_valid(t)) {
 		fail(e, "tenant_id must be 1 to 64 of A-Z a-z 0-9 _ -");
 		return EVENT_PARSE_INVALID;
 	}

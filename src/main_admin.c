@@ -82,11 +82,11 @@ static int parse_tenants(const char *list, struct key_record *k)
 	if (copy == NULL)
 		return fail("%s", "out of memory");
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!auth_tenant_valid(tok)) {
+		if (!principal_tenant_valid(tok)) {
 			rc = fail("invalid tenant '%s' (1-64 of A-Z a-z 0-9 _ -)", tok);
 			break;
 		}
-		if (k->ntenants == AUTH_MAX_TENANTS) {
+		if (k->ntenants == PRINCIPAL_MAX_TENANTS) {
 			rc = fail("%s", "too many tenants (at most 16)");
 			break;
 		}
@@ -153,10 +153,10 @@ static int cmd_key_create(struct admin *ad, int argc, char **argv)
 		return 1;
 	if ((v = opt_value(argc, argv, "--scopes")) == NULL)
 		return fail("%s", "key create needs --scopes");
-	if (auth_scopes_parse(v, ",", &k.scopes) != 0)
+	if (principal_scopes_parse(v, ",", &k.scopes) != 0)
 		return fail("unknown scope in '%s'", v);
 	v = opt_value(argc, argv, "--plan");
-	plan = auth_plan_parse(v ? v : "free");
+	plan = principal_plan_parse(v ? v : "free");
 	if (plan < 0)
 		return fail("unknown plan '%s' (free, pro, enterprise)", v);
 	k.plan = (enum plan)plan;
@@ -196,7 +196,7 @@ static void print_key(const struct key_record *k, void *arg)
 		for (unsigned bit = 1; bit & SCOPE_ALL; bit <<= 1)
 			if (k->scopes & bit)
 				n += (size_t)snprintf(scopes + n, sizeof(scopes) - n, "%s%s",
-						      n ? "," : "", auth_scope_name(bit));
+						      n ? "," : "", principal_scope_name(bit));
 	}
 	n = 0;
 	for (size_t i = 0; i < k->ntenants; i++)
@@ -213,7 +213,7 @@ static void print_key(const struct key_record *k, void *arg)
 		time_format_rfc3339(k->last_used_ms, last_used);
 	printf("%s\ttenants=%s\tscopes=%s\tplan=%s\tname=%s\tstate=%s\tcreated=%s"
 	       "\texpires=%s\tlast_used=%s\n",
-	       k->key_id, tenants, scopes, auth_plan_name(k->plan),
+	       k->key_id, tenants, scopes, principal_plan_name(k->plan),
 	       k->name[0] ? k->name : "-", state, created, expires, last_used);
 }
 

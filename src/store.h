@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "api_err.h"
-#include "auth.h"
+#include "principal.h"
 
 struct config;
 struct store;
@@ -46,7 +46,7 @@ enum api_err store_migrate(struct store *s);
 struct key_record {
 	char key_id[24];        /* "key_<16 hex>" */
 	char hash[65];          /* SHA-256 hex of the whole token */
-	char tenants[AUTH_MAX_TENANTS][AUTH_TENANT_MAX_LEN + 1];
+	char tenants[PRINCIPAL_MAX_TENANTS][PRINCIPAL_TENANT_MAX_LEN + 1];
 	size_t ntenants;
 	unsigned scopes;
 	enum plan plan;

@@ -21,7 +21,7 @@ static bool append_scopes(bson_t *doc, unsigned scopes)
 		if (!(scopes & bit))
 			continue;
 		bson_uint32_to_string(n++, &key, idx, sizeof(idx));
-		ok &= bson_append_utf8(&arr, key, -1, auth_scope_name(bit), -1);
+		ok &= bson_append_utf8(&arr, key, -1, principal_scope_name(bit), -1);
 	}
 	return ok && bson_append_array_end(doc, &arr);
 }
@@ -44,7 +44,7 @@ enum api_err store_key_insert(struct store *s, const struct key_record *k)
 	}
 	bson_append_array_end(&doc, &arr);
 	append_scopes(&doc, k->scopes);
-	BSON_APPEND_UTF8(&doc, "plan", auth_plan_name(k->plan));
+	BSON_APPEND_UTF8(&doc, "plan", principal_plan_name(k->plan));
 	BSON_APPEND_UTF8(&doc, "name", k->name);
 	BSON_APPEND_DATE_TIME(&doc, "created", k->created_ms);
 	if (k->expires_ms)
@@ -86,10 +86,10 @@ static void key_from_bson(const bson_t *doc, struct key_record *k)
 	copy_str(doc, "hash", k->hash, sizeof(k->hash));
 	copy_str(doc, "name", k->name, sizeof(k->name));
 	copy_str(doc, "plan", plan, sizeof(plan));
-	k->plan = auth_plan_parse(plan) < 0 ? PLAN_FREE : (enum plan)auth_plan_parse(plan);
+	k->plan = principal_plan_parse(plan) < 0 ? PLAN_FREE : (enum plan)principal_plan_parse(plan);
 	if (bson_iter_init_find(&it, doc, "tenants") && BSON_ITER_HOLDS_ARRAY(&it) &&
 	    bson_iter_recurse(&it, &child)) {
-		while (bson_iter_next(&child) && k->ntenants < AUTH_MAX_TENANTS)
+		while (bson_iter_next(&child) && k->ntenants < PRINCIPAL_MAX_TENANTS)
 			if (BSON_ITER_HOLDS_UTF8(&child))
 				snprintf(k->tenants[k->ntenants++], sizeof(k->tenants[0]), "%s",
 					 bson_iter_utf8(&child, NULL));
@@ -98,7 +98,7 @@ static void key_from_bson(const bson_t *doc, struct key_record *k)
 	    bson_iter_recurse(&it, &child)) {
 		while (bson_iter_next(&child))
 			if (BSON_ITER_HOLDS_UTF8(&child))
-				k->scopes |= auth_scope_bit(bson_iter_utf8(&child, NULL));
+				k->scopes |= principal_scope_bit(bson_iter_utf8(&child, NULL));
 	}
 	k->created_ms = get_date(doc, "created");
 	k->expires_ms = get_date(doc, "expires");

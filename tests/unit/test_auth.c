@@ -107,25 +107,25 @@ static void test_parsers(void **state)
 	unsigned bits = 0;
 
 	(void)state;
-	assert_int_equal(auth_scopes_parse("read:events,write:alerts", ",", &bits), 0);
+	assert_int_equal(principal_scopes_parse("read:events,write:alerts", ",", &bits), 0);
 	assert_int_equal(bits, SCOPE_READ_EVENTS | SCOPE_WRITE_ALERTS);
-	assert_int_equal(auth_scopes_parse("all", ",", &bits), 0);
+	assert_int_equal(principal_scopes_parse("all", ",", &bits), 0);
 	assert_int_equal(bits, SCOPE_ALL);
-	assert_int_equal(auth_scopes_parse("read:events,nope", ",", &bits), -1);
-	assert_int_equal(auth_scopes_parse("", ",", &bits), -1);
-	assert_int_equal(auth_scopes_parse(",", ",", &bits), -1);
-	assert_int_equal(auth_scope_bit("read:audit-activity"), SCOPE_READ_AUDIT_ACTIVITY);
-	assert_int_equal(auth_scope_bit("READ:EVENTS"), 0);
-	assert_string_equal(auth_scope_name(SCOPE_WRITE_WEBHOOKS), "write:webhooks");
-	assert_null(auth_scope_name(SCOPE_READ_EVENTS | SCOPE_WRITE_EVENTS));
-	assert_int_equal(auth_plan_parse("enterprise"), PLAN_ENTERPRISE);
-	assert_int_equal(auth_plan_parse("Free"), -1);
-	assert_true(auth_tenant_valid("acme_EU-1"));
-	assert_false(auth_tenant_valid(""));
-	assert_false(auth_tenant_valid("a.b"));
-	assert_false(auth_tenant_valid("a/b"));
-	assert_false(auth_tenant_valid("0123456789012345678901234567890123456789012345678901234567890123x"));
-	assert_true(auth_tenant_valid("0123456789012345678901234567890123456789012345678901234567890123"));
+	assert_int_equal(principal_scopes_parse("read:events,nope", ",", &bits), -1);
+	assert_int_equal(principal_scopes_parse("", ",", &bits), -1);
+	assert_int_equal(principal_scopes_parse(",", ",", &bits), -1);
+	assert_int_equal(principal_scope_bit("read:audit-activity"), SCOPE_READ_AUDIT_ACTIVITY);
+	assert_int_equal(principal_scope_bit("READ:EVENTS"), 0);
+	assert_string_equal(principal_scope_name(SCOPE_WRITE_WEBHOOKS), "write:webhooks");
+	assert_null(principal_scope_name(SCOPE_READ_EVENTS | SCOPE_WRITE_EVENTS));
+	assert_int_equal(principal_plan_parse("enterprise"), PLAN_ENTERPRISE);
+	assert_int_equal(principal_plan_parse("Free"), -1);
+	assert_true(principal_tenant_valid("acme_EU-1"));
+	assert_false(principal_tenant_valid(""));
+	assert_false(principal_tenant_valid("a.b"));
+	assert_false(principal_tenant_valid("a/b"));
+	assert_false(principal_tenant_valid("0123456789012345678901234567890123456789012345678901234567890123x"));
+	assert_true(principal_tenant_valid("0123456789012345678901234567890123456789012345678901234567890123"));
 }
 
 /* Every route that needs auth names a scope that exists. */
@@ -134,7 +134,7 @@ static void test_route_scopes_known(void **state)
 	(void)state;
 	for (size_t i = 0; i < route_table_len; i++)
 		if (route_table[i].scope != NULL)
-			assert_int_not_equal(auth_scope_bit(route_table[i].scope), 0);
+			assert_int_not_equal(principal_scope_bit(route_table[i].scope), 0);
 }
 
 static void test_both_headers(void **state)

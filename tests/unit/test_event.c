@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "auth.h"
+#include "principal.h"
 #include "event.h"
 
 static struct principal one_tenant(void)

@@ -1,6 +1,6 @@
 /*
  * api_handlers: every route handler, grouped by the api_<resource>.c file
- * that defines it. routes.c puts them in the route table.
+ * that defines it. route_table.c puts them in the route table.
  */
 #ifndef DBAUDIT_API_HANDLERS_H
 #define DBAUDIT_API_HANDLERS_H

@@ -1,6 +1,7 @@
 /*
- * routes: the route table. More specific patterns come before the patterns
- * they overlap ("/v1/events/stream" before "/v1/events/{id}").
+ * route_table: the route table (the matcher is route_match.c). More
+ * specific patterns come before the patterns they overlap
+ * ("/v1/events/stream" before "/v1/events/{id}").
  */
 #include "route.h"
 

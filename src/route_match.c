@@ -1,4 +1,4 @@
-/* route: pattern matching over the static route table. */
+/* route_match: the matcher, pattern matching over the static route table (route_table.c). */
 #include "route.h"
 
 #include <stdio.h>

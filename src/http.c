@@ -1,6 +1,7 @@
 /*
- * http: FastCGI request parsing and response writing. Everything here is
- * strict: a malformed request is refused before any handler runs.
+ * http: FastCGI parameter parsing and response serialising, without
+ * libfcgi (http_fcgi.c does the stream I/O). Everything here is strict: a
+ * malformed request is refused before any handler runs.
  */
 #include "http.h"
 
@@ -152,36 +153,6 @@ enum api_err http_request_parse(struct request *req, char **envp,
 	return API_OK;
 }
 
-enum api_err http_request_read_body(struct request *req, FCGX_Stream *in,
-				    const char **why)
-{
-	size_t want, got = 0;
-
-	if (req->content_length <= 0)
-		return API_OK;
-	want = (size_t)req->content_length;
-	req->body = malloc(want + 1);
-	if (req->body == NULL) {
-		*why = "out of memory";
-		return API_ERR_INTERNAL;
-	}
-	while (got < want) {
-		size_t chunk = want - got > (1u << 20) ? (1u << 20) : want - got;
-		int n = FCGX_GetStr(req->body + got, (int)chunk, in);
-
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != want || FCGX_GetError(in) != 0) {
-		*why = "the request body is shorter than Content-Length";
-		return API_ERR_INVALID_PARAMETER;
-	}
-	req->body[got] = '\0';
-	req->body_len = got;
-	return API_OK;
-}
-
 const char *http_query_get(const struct request *req, const char *name)
 {
 	const char *v = NULL;
@@ -324,17 +295,4 @@ int http_response_serialise(const struct response *res, const char *rid, struct 
 		rc |= buf_append(out, body, blen);
 	free(json);
 	return rc == 0 ? 0 : -1;
-}
-
-int http_response_write(const struct response *res, const char *rid, FCGX_Stream *out)
-{
-	struct buf b;
-	int rc = -1;
-
-	buf_init(&b);
-	if (http_response_serialise(res, rid, &b) == 0 &&
-	    FCGX_PutStr(b.data, (int)b.len, out) == (int)b.len)
-		rc = 0;
-	buf_cleanup(&b);
-	return rc;
 }

@@ -1,7 +1,8 @@
 /*
- * http: the request and response as the handlers see them, and the only
- * code that talks FastCGI: reading the parameters and the body of an
- * FCGX request, writing a status, headers and a body back.
+ * http: the request and response as the handlers see them: parsing the
+ * FastCGI parameters (plain "NAME=value" strings) and serialising a status,
+ * headers and a body. Nothing here touches libfcgi: the stream I/O is in
+ * http_fcgi.h, which only the mains include, so no handler can reach it.
  */
 #ifndef DBAUDIT_HTTP_H
 #define DBAUDIT_HTTP_H
@@ -10,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <fcgiapp.h>
 #include <jansson.h>
 
 #include "api_err.h"
@@ -76,13 +76,6 @@ void http_request_cleanup(struct request *req);
 enum api_err http_request_parse(struct request *req, char **envp,
 				int64_t max_body, const char **why);
 
-/*
- * Reads exactly Content-Length bytes of body from in. Errors:
- * API_ERR_INVALID_PARAMETER when the stream ends early or fails.
- */
-enum api_err http_request_read_body(struct request *req, FCGX_Stream *in,
-				    const char **why);
-
 /* Last value of query parameter name, or NULL. */
 const char *http_query_get(const struct request *req, const char *name);
 
@@ -112,10 +105,6 @@ void http_response_json(struct response *res, int status, json_t *body);
 struct buf;
 int http_response_serialise(const struct response *res, const char *rid,
 			    struct buf *out);
-
-/* Writes the serialised response to the FastCGI stream. Returns 0 or -1. */
-int http_response_write(const struct response *res, const char *rid,
-			FCGX_Stream *out);
 
 /* Reason phrase of a status code. */
 const char *http_reason(int status);

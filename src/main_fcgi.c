@@ -18,7 +18,7 @@
 #include "api.h"
 #include "auth.h"
 #include "config.h"
-#include "http.h"
+#include "http_fcgi.h"
 #include "util/log.h"
 
 static volatile sig_atomic_t stop_requested;

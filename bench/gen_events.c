@@ -16,10 +16,10 @@ int main(int argc, char **argv)
 
 	if (argc != 3 && argc != 4)
 		return 2;
-	count = atoi(argv[1]);
-	start = atoi(argv[2]);
+	count = (int)strtol(argv[1], NULL, 10);
+	start = (int)strtol(argv[2], NULL, 10);
 	if (argc == 4)
-		batches = atoi(argv[3]);
+		batches = (int)strtol(argv[3], NULL, 10);
 	for (int b = 0; b < batches; b++) {
 		fputs("{\"events\":[", stdout);
 		for (int i = 0; i < count; i++) {

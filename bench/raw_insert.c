@@ -84,9 +84,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: raw_insert URI DATABASE PROCESSES SECONDS BATCH\n");
 		return 2;
 	}
-	procs = atoi(argv[3]);
+	procs = (int)strtol(argv[3], NULL, 10);
 	seconds = atof(argv[4]);
-	batch = atoi(argv[5]);
+	batch = (int)strtol(argv[5], NULL, 10);
 	if (procs < 1 || seconds <= 0 || batch < 1 || pipe(fds) != 0)
 		return 2;
 	start = now_s();

@@ -99,9 +99,9 @@ int main(int argc, char **argv)
 		return 2;
 	dbname = argv[2];
 	tenant = argv[3];
-	threads = atoi(argv[4]);
+	threads = (int)strtol(argv[4], NULL, 10);
 	secs = atof(argv[5]);
-	with_count = argc > 6 && atoi(argv[6]) == 1;
+	with_count = argc > 6 && (int)strtol(argv[6], NULL, 10) == 1;
 	mongoc_init();
 	uri = mongoc_uri_new(argv[1]);
 	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 600000);

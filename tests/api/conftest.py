@@ -21,6 +21,29 @@ REPO = pathlib.Path(os.environ.get("DBAUDIT_REPO") or pathlib.Path(__file__).res
 TIMEOUT = 10
 
 
+def assert_error(resp, status, code=None, context=None):
+    """Asserts resp is exactly `status` in the error envelope.
+
+    The body is JSON and nothing but {"error": {"code", "message"}}, with a
+    non-empty message and, when code is given, that code. Returns the
+    message, for tests that look into it. context goes into the failure
+    text (the case of a loop, say). The one copy of this check: test
+    modules import it (`from conftest import assert_error`).
+    """
+    where = f"{context!r}: " if context is not None else ""
+    assert resp.status_code == status, f"{where}{resp.status_code} {resp.text[:300]}"
+    ctype = resp.headers.get("Content-Type", "")
+    assert ctype.startswith("application/json"), f"{where}Content-Type {ctype!r}"
+    body = resp.json()
+    assert isinstance(body, dict) and set(body) == {"error"}, f"{where}{body}"
+    err = body["error"]
+    assert isinstance(err, dict) and set(err) == {"code", "message"}, f"{where}{body}"
+    assert isinstance(err["message"], str) and err["message"], f"{where}{body}"
+    if code is not None:
+        assert err["code"] == code, f"{where}{body}"
+    return err["message"]
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "app: depends on the C application's behaviour")
 

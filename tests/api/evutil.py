@@ -48,8 +48,3 @@ class Client:
 
     def close(self):
         self.s.close()
-
-
-def err(resp):
-    body = resp.json()
-    return body["error"]["code"], body["error"]["message"]

@@ -8,7 +8,8 @@ import time
 import pytest
 import requests
 
-from evutil import Client, err, event, new_key, new_tenant
+from conftest import assert_error
+from evutil import Client, event, new_key, new_tenant
 
 pytestmark = pytest.mark.app
 
@@ -180,7 +181,7 @@ def test_filters_apply_in_cursor_mode(client):
                                     "{\"$gt\":0}"])
 def test_malformed_cursor_is_400(client, cursor):
     r = client.list(cursor=cursor)
-    assert r.status_code == 400 and err(r)[0] == "invalid_parameter"
+    assert_error(r, 400, "invalid_parameter")
 
 
 def test_cursor_ahead_of_the_stream_is_400(client):

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from evutil import Client, err, event, new_key, new_tenant
+from conftest import assert_error
+from evutil import Client, event, new_key, new_tenant
 
 pytestmark = pytest.mark.app
 
@@ -67,7 +68,7 @@ def test_batch_ids_come_back_in_request_order(client):
 def test_batch_of_1000_is_accepted_and_1001_refused(client):
     assert client.post({"events": [event()] * 1000}).json()["accepted"] == 1000
     r = client.post({"events": [event()] * 1001})
-    assert r.status_code == 400 and "1000" in err(r)[1]
+    assert "1000" in assert_error(r, 400)
 
 
 def test_ndjson(client):
@@ -75,7 +76,7 @@ def test_ndjson(client):
     r = client.post(("\n".join(lines[:2]) + "\n\n  \n" + "\n".join(lines[2:]) + "\n").encode())
     assert r.status_code == 201 and r.json()["accepted"] == 5
     r = client.post(b'{"type":"database.query","timestamp":"2025-01-15T14:32:18Z"}\n{"type":\n')
-    assert r.status_code == 400 and "line 2" in err(r)[1]
+    assert "line 2" in assert_error(r, 400)
     r = client.post(("\n".join([json.dumps(event())] * 1001)).encode())
     assert r.status_code == 400
     assert client.post(b"\n\n").status_code == 400
@@ -89,8 +90,7 @@ def test_ndjson(client):
 ])
 def test_malformed_bodies_are_400(client, body):
     r = client.post(body, content_type="application/json")
-    assert r.status_code == 400, r.text
-    assert err(r)[0] == "invalid_parameter"
+    assert_error(r, 400, "invalid_parameter")
 
 
 def test_other_content_types_are_415(client):
@@ -145,9 +145,8 @@ INVALID = [
 @pytest.mark.parametrize("ev,word", INVALID)
 def test_invalid_event_is_400_naming_the_field(client, ev, word):
     r = client.post(ev)
-    assert r.status_code == 400, r.text
-    code, msg = err(r)
-    assert code == "invalid_parameter" and word in msg and "event 0" in msg
+    msg = assert_error(r, 400, "invalid_parameter")
+    assert word in msg and "event 0" in msg
 
 
 def test_external_id_of_128_characters_is_fine(client):
@@ -159,8 +158,7 @@ def test_batch_is_all_or_nothing_and_names_the_first_invalid_indexes(client):
     batch[3] = event(ts="nope")
     batch[7] = event("bogus.type")
     r = client.post({"events": batch})
-    assert r.status_code == 400
-    msg = err(r)[1]
+    msg = assert_error(r, 400)
     assert "indexes 3, 7" in msg and "event 3" in msg
     assert total(client) == 0
     # the valid part, sent alone, goes in
@@ -170,7 +168,7 @@ def test_batch_is_all_or_nothing_and_names_the_first_invalid_indexes(client):
 
 def test_tenant_not_held_is_403(client):
     r = client.post(event(tenant_id="someone-else"))
-    assert r.status_code == 403 and "event 0" in err(r)[1]
+    assert "event 0" in assert_error(r, 403)
 
 
 @pytest.mark.parametrize("type_,severity", sorted(SEED_TYPES.items()))
@@ -254,7 +252,7 @@ def test_several_tenants_must_name_one(base_url, admin_bin):
     both = Client(base_url, new_key(admin_bin, f"{a},{b}", "read:events,write:events"))
     only_b = Client(base_url, new_key(admin_bin, b, "read:events"))
     r = both.post(event())
-    assert r.status_code == 400 and "tenant_id" in err(r)[1]
+    assert "tenant_id" in assert_error(r, 400)
     r = both.post({"events": [event(tenant_id=a), event(tenant_id=b), event(tenant_id=a)]})
     assert r.status_code == 201
     assert both.list().json()["pagination"]["total"] == 3
@@ -267,7 +265,7 @@ def test_several_tenants_must_name_one(base_url, admin_bin):
 
 def test_unknown_database_is_422(client):
     r = client.post({"events": [event(), event(database_id="db_doesnotexist")]})
-    assert r.status_code == 422 and "event 1" in err(r)[1]
+    assert "event 1" in assert_error(r, 422)
     assert total(client) == 0
 
 
@@ -277,9 +275,7 @@ def test_known_database_names_the_event(client, api, admin_key, base_url, admin_
     r = api("POST", "/v1/databases", key=key, json={
         "name": "production_users", "type": "postgresql", "host": "127.0.0.1", "port": 5432,
         "database": "users", "username": "u", "password": "p"})
-    if r.status_code in (404, 405):
-        pytest.skip("/v1/databases is not in this build")
-    assert r.status_code in (200, 201), r.text
+    assert r.status_code == 201, r.text
     db = r.json()["id"]
     c = Client(base_url, key)
     ids = c.post(event(database_id=db)).json()["ids"]
@@ -376,8 +372,7 @@ def test_filters(seeded, params, want):
 def test_bad_parameters_are_400(seeded, params):
     c, _ = seeded
     r = c.list(**params)
-    assert r.status_code == 400, (params, r.text)
-    assert err(r)[0] == "invalid_parameter"
+    assert_error(r, 400, "invalid_parameter")
 
 
 def test_repeated_parameter_is_400(seeded):
@@ -413,7 +408,7 @@ def test_get_one_event_with_context(seeded):
 def test_unknown_or_malformed_ids_are_404(seeded, eid):
     c, _ = seeded
     r = c.get(f"/v1/events/{eid}")
-    assert r.status_code == 404 and err(r)[0] == "not_found"
+    assert_error(r, 404, "not_found")
 
 
 def test_events_of_other_tenants_are_invisible(seeded, base_url, admin_bin):
@@ -428,31 +423,3 @@ def test_events_of_other_tenants_are_invisible(seeded, base_url, admin_bin):
 def test_get_refuses_query_parameters(seeded):
     c, ids = seeded
     assert c.get(f"/v1/events/{ids[0]}?expand=all").status_code == 400
-
-
-def test_openapi_documents_the_event_routes(api):
-    yaml = pytest.importorskip("yaml")
-    doc = yaml.safe_load(api("GET", "/swagger").text)
-    want = {("post", "/v1/events"): "write:events", ("get", "/v1/events"): "read:events",
-            ("get", "/v1/events/{id}"): "read:events",
-            ("get", "/api/v1/public/audit-activity"): "read:audit-activity",
-            ("get", "/api/v1/public/audit-activity/summary"): "read:audit-activity",
-            ("get", "/api/v1/public/audit-activity/{recordId}"): "read:audit-activity"}
-    for (method, path), scope in want.items():
-        assert doc["paths"][path][method]["x-required-scope"] == scope
-
-    def refs(node):
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k == "$ref":
-                    yield v
-                else:
-                    yield from refs(v)
-        elif isinstance(node, list):
-            for v in node:
-                yield from refs(v)
-
-    for ref in refs(doc):
-        target = doc
-        for part in ref.lstrip("#/").split("/"):
-            target = target[part]

@@ -9,7 +9,8 @@ import time
 import pytest
 import requests
 
-from evutil import Client, err, event, new_key, new_tenant
+from conftest import assert_error
+from evutil import Client, event, new_key, new_tenant
 
 pytestmark = pytest.mark.app
 
@@ -204,9 +205,8 @@ def test_defaults_sort_and_paging(tenant):
 def test_bad_list_parameters_are_400(tenant, params, message):
     _, _, r = tenant
     resp = kget(r, **params)
-    assert resp.status_code == 400, resp.text
-    code, msg = err(resp)
-    assert code == "invalid_parameter" and message in msg
+    msg = assert_error(resp, 400, "invalid_parameter")
+    assert message in msg
 
 
 def test_page_size_message_is_exactly_the_seeds(tenant):
@@ -222,7 +222,7 @@ def test_page_size_message_is_exactly_the_seeds(tenant):
 def test_bad_summary_parameters_are_400(tenant, params, message):
     _, _, r = tenant
     resp = kget(r, "/summary", **params)
-    assert resp.status_code == 400 and message in err(resp)[1]
+    assert message in assert_error(resp, 400)
 
 
 def test_filters(tenant):
@@ -297,11 +297,11 @@ def test_record_ids(tenant, base_url, admin_bin):
     rid = w.post(seed_event()).json()["ids"][0]
     other = Client(base_url, new_key(admin_bin, new_tenant("ko"), "read:audit-activity"))
     resp = kget(other, "/" + rid)
-    assert resp.status_code == 404 and err(resp)[0] == "not_found"
+    assert_error(resp, 404, "not_found")
     assert kget(r, "/evt_000000000000000000000000").status_code == 404
     for bad in ("abc123-def456", "evt_XYZ", "evt_" + "A" * 24, "tomb_5", "evt_" + "0" * 23):
         resp = kget(r, "/" + bad)
-        assert resp.status_code == 400 and err(resp)[0] == "invalid_parameter", bad
+        assert_error(resp, 400, "invalid_parameter", bad)
     other.close()
 
 
@@ -310,7 +310,7 @@ def test_credentials_and_scope(tenant, api, base_url, admin_bin):
     for path in ("", "/summary", "/evt_000000000000000000000000"):
         assert api("GET", BASE + path).status_code == 401
         resp = w.get(BASE + path)  # write:events only
-        assert resp.status_code == 403 and err(resp)[0] == "forbidden"
+        assert_error(resp, 403, "forbidden")
     events_only = Client(base_url, new_key(admin_bin, new_tenant("kr"), "read:events"))
     assert events_only.get(BASE).status_code == 403
     events_only.close()
@@ -328,8 +328,7 @@ def test_store_unreachable_is_503(tenant, var_dir, base_url):
         for path in ("", "/summary", "/evt_000000000000000000000000"):
             t0 = time.time()
             resp = kget(r, path)
-            assert resp.status_code == 503, resp.text
-            assert err(resp)[0] == "service_unavailable"
+            assert_error(resp, 503, "service_unavailable")
             assert time.time() - t0 < 6
     finally:
         os.kill(store, signal.SIGCONT)

@@ -13,15 +13,9 @@ import time
 import pytest
 import requests
 
+from conftest import assert_error
+
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def assert_error(resp, status, code):
-    assert resp.status_code == status, resp.text
-    assert resp.headers.get("Content-Type", "").startswith("application/json")
-    body = resp.json()
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"].get("message"), str) and body["error"]["message"]
 
 
 @pytest.mark.app

@@ -82,8 +82,22 @@ struct auth_jwt {
 	int64_t leeway_s;
 	struct jwt_cache_entry *cache;   /* ncache entries, or NULL */
 	size_t ncache;
+	int64_t clock_s;                 /* pinned clock (tests); 0: the real one */
 	unsigned char scratch[AUTH_JWT_MAX_LEN];   /* decoded payload */
 };
+
+void auth_jwt_set_clock(struct auth_jwt *j, int64_t now_s)
+{
+	j->clock_s = now_s;
+}
+
+/* Seconds since the epoch the time claims are checked against. */
+static int64_t jwt_now_s(const struct auth_jwt *j, bool coarse)
+{
+	if (j->clock_s != 0)
+		return j->clock_s;
+	return (coarse ? time_now_coarse_ms() : time_now_ms()) / 1000;
+}
 
 /* ------------------------------------------------------------ key loading */
 
@@ -446,7 +460,7 @@ static enum api_err claim_times(struct auth_jwt *j, json_t *claims, int64_t *exp
 {
 	json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
 	json_t *iat = json_object_get(claims, "iat");
-	int64_t now = time_now_ms() / 1000;
+	int64_t now = jwt_now_s(j, false);
 
 	/* Integers only: 1.7e9, "1700000000" or true are not times. */
 	if (exp == NULL) {
@@ -659,7 +673,7 @@ static bool cache_hit(struct auth_jwt *j, const struct jwt_cache_entry *slot,
 
 	if (slot->len != n || CRYPTO_memcmp(slot->token, token, n) != 0)
 		return false;
-	now = time_now_coarse_ms() / 1000;
+	now = jwt_now_s(j, true);
 	return slot->exp > now - j->leeway_s && slot->nbf <= now + j->leeway_s;
 }
 

@@ -8,6 +8,8 @@
 #ifndef DBAUDIT_AUTH_JWT_H
 #define DBAUDIT_AUTH_JWT_H
 
+#include <stdint.h>
+
 #include "api_err.h"
 
 struct config;
@@ -31,6 +33,13 @@ enum api_err auth_jwt_create(const struct config *cfg, struct auth_jwt **out, co
 
 /* Frees j; NULL is a no-op. */
 void auth_jwt_free(struct auth_jwt *j);
+
+/*
+ * Pins the clock exp, nbf and iat are checked against (and the cache's
+ * expiry) at now_s, seconds since the epoch; 0 returns to the real clock.
+ * For tests, so that none sleeps for a token to expire.
+ */
+void auth_jwt_set_clock(struct auth_jwt *j, int64_t now_s);
 
 /*
  * Verifies token (NUL-terminated) and fills *p. API_ERR_UNAUTHORIZED for

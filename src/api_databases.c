@@ -10,6 +10,7 @@
  * a request seals them or a test uses them, are wiped after, and never
  * reach a response, a log line or an error message.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -278,7 +279,8 @@ enum api_err api_databases_patch(struct ctx *c)
 		rc = not_found(c, rc);
 		goto out;
 	}
-	if (dbrec_check_combined(in.set, old, c->msg, sizeof(c->msg)) != 0) {
+	if (dbrec_check_combined(in.set, old, c->msg, sizeof(c->msg)) != 0 ||
+	    dbrec_check_retarget(&in, old, c->msg, sizeof(c->msg)) != 0) {
 		rc = API_ERR_INVALID_PARAMETER;
 		goto out;
 	}
@@ -422,6 +424,35 @@ static json_t *test_record(const struct dbprobe_result *r)
 	return o;
 }
 
+/*
+ * Takes one of the caller's concurrent test slots into *slot. When all are
+ * held, answers 429 with Retry-After itself and leaves *slot at -1 (the
+ * handler then returns API_OK: the error envelope alone has no header).
+ */
+static enum api_err take_test_slot(struct ctx *c, int *slot)
+{
+	const struct config *cfg = c->app->cfg;
+	int64_t wait_s = (cfg->probe_timeout_ms + 999) / 1000;
+
+	switch (dbprobe_slot_take(cfg->probe_slot_dir, c->who->id, (int)cfg->probe_max_per_principal,
+				  slot)) {
+	case DBPROBE_SLOT_TAKEN:
+		return API_OK;
+	case DBPROBE_SLOT_BUSY:
+		snprintf(c->msg, sizeof(c->msg), "%lld connection tests of these credentials are "
+			 "already running; retry when one has finished",
+			 (long long)cfg->probe_max_per_principal);
+		api_error_response(c->res, API_ERR_RATE_LIMITED, c->msg);
+		http_response_header(c->res, "Retry-After", "%lld", (long long)wait_s);
+		return API_OK;
+	default:
+		log_msg(LOG_ERROR, "probe_slot_dir %s cannot be used: %s", cfg->probe_slot_dir,
+			strerror(errno));
+		return api_fail(c, API_ERR_INTERNAL, "connection tests are not available on this "
+				"server (probe_slot_dir)");
+	}
+}
+
 enum api_err api_databases_test(struct ctx *c)
 {
 	const char *id, *tenant;
@@ -430,6 +461,7 @@ enum api_err api_databases_test(struct ctx *c)
 	struct dbprobe_target t;
 	struct dbprobe_result r;
 	enum api_err rc;
+	int slot = -1;
 
 	dbprobe_result_init(&r);
 	if ((rc = path_id(c, &id)) != API_OK)
@@ -450,12 +482,16 @@ enum api_err api_databases_test(struct ctx *c)
 	}
 	if ((rc = open_secrets(c, rec, id, plain)) != API_OK)
 		goto out;
+	if ((rc = take_test_slot(c, &slot)) != API_OK || slot < 0)
+		goto out;
 	target_of(c, rec, plain, &t);
 	dbprobe_result_cleanup(&r);
 	dbprobe_run(&t, &r);
+	dbprobe_slot_give(slot);
+	slot = -1;
 	log_msg(r.ok ? LOG_INFO : LOG_WARN, "connection test of database %s (%s): %s in %lld ms%s%s",
 		id, dbrec_type_name(t.type), dbprobe_kind_name(r.kind), (long long)r.latency_ms,
-		r.detail[0] ? "; driver said: " : "", r.detail);
+		r.detail[0] ? "; " : "", r.detail);
 	tenant = json_string_value(json_object_get(rec, "tenant_id"));
 	last = test_record(&r);
 	if (last == NULL) {
@@ -478,6 +514,7 @@ enum api_err api_databases_test(struct ctx *c)
 				     "version", r.version[0] ? r.version : NULL,
 				     "permissions", r.permissions, "warnings", r.warnings));
 out:
+	dbprobe_slot_give(slot);
 	dbsecrets_free(plain);
 	dbprobe_result_cleanup(&r);
 	json_decref(last);

@@ -42,6 +42,8 @@ static const struct opt opts[] = {
 	STR(crypto_old_keys, ""),
 	INT(probe_timeout_ms, "5000", 1000, 30000),
 	BOOL(probe_allow_loopback, "false"),
+	STR(probe_slot_dir, "/run/dbaudit/probe-slots"),
+	INT(probe_max_per_principal, "2", 1, 64),
 	INT(heartbeat_stale_s, "300", 30, 86400),
 	BOOL(webhook_allow_private, "false"),
 	INT(max_body_bytes, "5242880", 1024, 64 * 1024 * 1024),

@@ -29,6 +29,8 @@ struct config {
 	char *crypto_old_keys;        /* "kid=/path,kid2=/path2": keys that only open */
 	int64_t probe_timeout_ms;     /* connection tests of POST /v1/databases/{id}/test */
 	bool probe_allow_loopback;    /* connection tests may reach loopback addresses */
+	char *probe_slot_dir;         /* flock'd files capping concurrent tests per principal */
+	int64_t probe_max_per_principal;  /* concurrent connection tests of one principal */
 	int64_t heartbeat_stale_s;    /* a connected database without heartbeat for longer is disconnected */
 	bool webhook_allow_private;
 	int64_t max_body_bytes;

@@ -1,7 +1,7 @@
 /*
  * dbprobe: the common part of connection tests (see dbprobe.h): backend
  * table, address policy, TCP reachability with a deadline, temporary PEM
- * files, the sentences clients see, and scrubbing of driver messages.
+ * files, and the sentences clients see.
  */
 #include "dbprobe.h"
 
@@ -42,6 +42,7 @@ static const char *const kind_names[DBPROBE__COUNT] = {
 	[DBPROBE_DATABASE] = "database_not_found",
 	[DBPROBE_PRIVILEGE] = "missing_privilege",
 	[DBPROBE_PROTOCOL] = "protocol_mismatch",
+	[DBPROBE_INSECURE_AUTH] = "insecure_authentication",
 	[DBPROBE_OTHER] = "failed",
 };
 
@@ -73,28 +74,6 @@ void dbprobe_result_cleanup(struct dbprobe_result *r)
 	r->warnings = NULL;
 }
 
-void dbprobe_scrub(char *dst, size_t dstlen, const char *src, const char *secret)
-{
-	size_t slen = secret ? strlen(secret) : 0, o = 0;
-
-	if (dstlen == 0)
-		return;
-	while (*src != '\0' && o + 1 < dstlen) {
-		if (slen > 0 && strncmp(src, secret, slen) == 0) {
-			for (const char *m = "***"; *m && o + 1 < dstlen; m++)
-				dst[o++] = *m;
-			src += slen;
-			continue;
-		}
-		/* Drivers end messages with newlines; keep the log line on one line. */
-		dst[o++] = (*src == '\n' || *src == '\r' || *src == '\t') ? ' ' : *src;
-		src++;
-	}
-	dst[o] = '\0';
-	while (o > 0 && dst[o - 1] == ' ')
-		dst[--o] = '\0';
-}
-
 /* Host as shown in sentences: IPv6 literals in brackets. */
 static void host_port(char *out, size_t n, const struct dbprobe_target *t)
 {
@@ -113,7 +92,7 @@ void dbprobe_fail(struct dbprobe_result *r, const struct dbprobe_target *t,
 	r->ok = false;
 	r->kind = k;
 	if (detail != NULL)
-		dbprobe_scrub(r->detail, sizeof(r->detail), detail, t->password);
+		snprintf(r->detail, sizeof(r->detail), "%s", detail);
 	switch (k) {
 	case DBPROBE_REFUSED:
 		snprintf(r->message, sizeof(r->message),
@@ -168,6 +147,14 @@ void dbprobe_fail(struct dbprobe_result *r, const struct dbprobe_target *t,
 			 "Something answered at %s, but not as a %s server. Check the type and the "
 			 "port.", hp, dbrec_type_name(t->type));
 		break;
+	case DBPROBE_INSECURE_AUTH:
+		snprintf(r->message, sizeof(r->message),
+			 "%s asked for the password in clear text under ssl_mode %s, which does not "
+			 "verify the host name: dbaudit did not send it. %s", hp,
+			 dbrec_ssl_mode_name(t->ssl_mode), t->type == DB_POSTGRESQL
+			 ? "Use verify-full, or scram-sha-256 on the server."
+			 : "Give the account mysql_native_password or ed25519 authentication.");
+		break;
 	default:
 		snprintf(r->message, sizeof(r->message),
 			 "The connection test failed for a reason dbaudit could not classify; the "
@@ -175,6 +162,18 @@ void dbprobe_fail(struct dbprobe_result *r, const struct dbprobe_target *t,
 		r->kind = DBPROBE_OTHER;
 		break;
 	}
+}
+
+void dbprobe_failf(struct dbprobe_result *r, const struct dbprobe_target *t,
+		   enum dbprobe_kind k, const char *fmt, ...)
+{
+	char detail[sizeof(r->detail)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	dbprobe_fail(r, t, k, detail);
 }
 
 void dbprobe_warn(struct dbprobe_result *r, const char *text)
@@ -300,7 +299,7 @@ static bool reach(const struct dbprobe_target *t, struct dbprobe_conn *c, struct
 	snprintf(port, sizeof(port), "%d", t->port);
 	gai = getaddrinfo(t->host, port, &hints, &res);
 	if (gai != 0) {
-		snprintf(detail, sizeof(detail), "getaddrinfo: %s", gai_strerror(gai));
+		snprintf(detail, sizeof(detail), "getaddrinfo error %d", gai);
 		dbprobe_fail(r, t, gai == EAI_NONAME || gai == EAI_NODATA ? DBPROBE_DNS
 				    : DBPROBE_OTHER, detail);
 		return false;
@@ -427,6 +426,14 @@ void dbprobe_run(const struct dbprobe_target *t, struct dbprobe_result *r)
 	c.deadline_ms = start + t->timeout_ms;
 	if (b == NULL) {
 		dbprobe_fail(r, t, DBPROBE_OTHER, "no backend for this type");
+		goto out;
+	}
+	if (t->ssl_mode == DB_SSL_VERIFY_FULL && !dbrec_verify_full_supported(t->type)) {
+		dbprobe_fail(r, t, DBPROBE_TLS, "verify-full not supported for this type");
+		snprintf(r->message, sizeof(r->message), "ssl_mode verify-full is not supported for "
+			 "%s: its client library cannot connect to the checked address and verify "
+			 "the certificate against the host name. Use verify-ca with ssl_ca.",
+			 dbrec_type_name(t->type));
 		goto out;
 	}
 	if (!reach(t, &c, r) || !pem_write(t, &c, &pf, r))

@@ -12,8 +12,19 @@
  * Backends connect with the stored credentials and the requested ssl_mode,
  * read the server version and check the privileges an auditor needs. They
  * classify failures into enum dbprobe_kind and never copy a driver's
- * message into result.message (which is shown to clients); the driver's
- * text, scrubbed of the password, goes to result.detail for the log only.
+ * message anywhere: result.message (shown to clients) is our sentence, and
+ * result.detail (for the log) is a fixed reason with the driver's error
+ * codes. A driver's text may quote the password, and masking a short
+ * password inside it reveals it (every 'p' of "port" becomes "***").
+ *
+ * Passwords: unless ssl_mode is verify-full, a connection is not bound to
+ * the server the password was given for, so a backend refuses to answer a
+ * request for the password in clear text (PostgreSQL's
+ * AuthenticationCleartextPassword, MySQL's mysql_clear_password and
+ * dialog plugins, caching_sha2_password's full authentication) and fails
+ * with DBPROBE_INSECURE_AUTH instead. verify-full is accepted only where
+ * the driver can connect to the checked address and still verify the
+ * certificate against the name (PostgreSQL).
  */
 #ifndef DBAUDIT_DBPROBE_H
 #define DBAUDIT_DBPROBE_H
@@ -39,6 +50,7 @@ enum dbprobe_kind {
 	DBPROBE_DATABASE,      /* the database does not exist */
 	DBPROBE_PRIVILEGE,     /* connected, but privileges an auditor needs are missing */
 	DBPROBE_PROTOCOL,      /* something answered, but not a server of that type */
+	DBPROBE_INSECURE_AUTH, /* the server asked for the password in clear text: refused */
 	DBPROBE_OTHER,
 	DBPROBE__COUNT
 };
@@ -67,7 +79,7 @@ struct dbprobe_result {
 	json_t *permissions;       /* owned object */
 	json_t *warnings;          /* owned array of strings */
 	char message[512];         /* our sentence for the client */
-	char detail[512];          /* the driver's own text, password removed: log only */
+	char detail[160];          /* a fixed reason and the driver's error codes: log only */
 };
 
 /* What a backend receives: the target and what the common part prepared. */
@@ -109,11 +121,16 @@ const char *dbprobe_kind_name(enum dbprobe_kind k);
 
 /*
  * Sets r to failure of kind k with our own sentence for it (host and port
- * of t named where it helps); detail, if not NULL, is the driver's text,
- * copied to r->detail with every occurrence of password replaced by "***".
+ * of t named where it helps). detail, if not NULL, is copied to r->detail
+ * for the log: a fixed reason with error codes, never a driver's message.
  */
 void dbprobe_fail(struct dbprobe_result *r, const struct dbprobe_target *t,
 		  enum dbprobe_kind k, const char *detail);
+
+/* dbprobe_fail with a printf-style detail (fixed text and numbers only). */
+void dbprobe_failf(struct dbprobe_result *r, const struct dbprobe_target *t,
+		   enum dbprobe_kind k, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 
 /* Adds a warning sentence to r. */
 void dbprobe_warn(struct dbprobe_result *r, const char *text);
@@ -128,11 +145,19 @@ int64_t dbprobe_remaining_ms(const struct dbprobe_conn *c);
  */
 bool dbprobe_addr_allowed(const struct sockaddr *sa, bool allow_loopback);
 
+enum dbprobe_slot_rc { DBPROBE_SLOT_TAKEN, DBPROBE_SLOT_BUSY, DBPROBE_SLOT_ERROR };
+
 /*
- * Copies src into dst (size dstlen) with every occurrence of secret (if
- * not NULL or empty) replaced by "***". Always NUL-terminates.
+ * Takes one of the max concurrent test slots of principal who, shared by
+ * every process using directory dir (created 0700 if missing): TAKEN with
+ * *fd holding it (give it back with dbprobe_slot_give), BUSY when all max
+ * are held, ERROR when dir cannot be used. A slot is freed when its
+ * holder exits, however it ends.
  */
-void dbprobe_scrub(char *dst, size_t dstlen, const char *src, const char *secret);
+enum dbprobe_slot_rc dbprobe_slot_take(const char *dir, const char *who, int max, int *fd);
+
+/* Gives back a slot taken by dbprobe_slot_take (fd -1: nothing). */
+void dbprobe_slot_give(int fd);
 
 /* The backends (dbprobe_<type>.c). */
 void dbprobe_pg(const struct dbprobe_conn *c, struct dbprobe_result *r);

@@ -1,7 +1,9 @@
 /*
  * dbprobe_mongo: MongoDB connection test with libmongoc. A direct
  * connection (no discovery of other replica-set members, which could name
- * other hosts) to the resolved address, credentials against authSource
+ * other hosts) to the resolved address (verify-full, which needs the
+ * name, is refused before: libmongoc checks the certificate against the
+ * host it connects to), credentials against authSource
  * admin, every timeout from the remaining time. Reads buildInfo (the
  * version; FerretDB says so), connectionStatus (the user's roles) and
  * checks reading for real with listCollections on the database: read is
@@ -41,7 +43,7 @@ static void fail_bson(struct dbprobe_result *r, const struct dbprobe_target *t, 
 {
 	enum dbprobe_kind k = classify(e);
 
-	dbprobe_fail(r, t, k, e->message);
+	dbprobe_failf(r, t, k, "libmongoc error domain %u code %u", e->domain, e->code);
 	if (k == DBPROBE_AUTH && strstr(e->message, "authentication mechanism"))
 		snprintf(r->message, sizeof(r->message),
 			 "Authentication failed: the server does not support the authentication "
@@ -52,7 +54,7 @@ static void fail_bson(struct dbprobe_result *r, const struct dbprobe_target *t, 
 static mongoc_uri_t *make_uri(const struct dbprobe_conn *c, bson_error_t *err)
 {
 	const struct dbprobe_target *t = c->t;
-	const char *host = t->ssl_mode == DB_SSL_VERIFY_FULL ? t->host : c->addr;
+	const char *host = c->addr;
 	char s[400];
 	mongoc_uri_t *uri;
 	int32_t left = (int32_t)dbprobe_remaining_ms(c);
@@ -75,8 +77,8 @@ static mongoc_uri_t *make_uri(const struct dbprobe_conn *c, bson_error_t *err)
 		mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLS, true);
 		if (t->ssl_mode == DB_SSL_REQUIRE && c->ca_file == NULL)
 			mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLSALLOWINVALIDCERTIFICATES, true);
-		if (t->ssl_mode != DB_SSL_VERIFY_FULL)
-			mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLSALLOWINVALIDHOSTNAMES, true);
+		/* The address is checked, the name cannot be (verify-full is refused). */
+		mongoc_uri_set_option_as_bool(uri, MONGOC_URI_TLSALLOWINVALIDHOSTNAMES, true);
 		if (c->ca_file != NULL)
 			mongoc_uri_set_option_as_utf8(uri, MONGOC_URI_TLSCAFILE, c->ca_file);
 		if (c->certkey_file != NULL)
@@ -155,12 +157,14 @@ void dbprobe_mongo(const struct dbprobe_conn *c, struct dbprobe_result *r)
 	mongoc_init();  /* idempotent; the store has usually done it already */
 	uri = make_uri(c, &err);
 	if (uri == NULL) {
-		dbprobe_fail(r, t, DBPROBE_OTHER, err.message);
+		dbprobe_failf(r, t, DBPROBE_OTHER, "libmongoc: invalid URI (domain %u code %u)",
+			      err.domain, err.code);
 		goto out;
 	}
 	client = mongoc_client_new_from_uri_with_error(uri, &err);
 	if (client == NULL) {
-		dbprobe_fail(r, t, DBPROBE_OTHER, err.message);
+		dbprobe_failf(r, t, DBPROBE_OTHER, "libmongoc: no client (domain %u code %u)",
+			      err.domain, err.code);
 		goto out;
 	}
 	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
@@ -190,7 +194,8 @@ void dbprobe_mongo(const struct dbprobe_conn *c, struct dbprobe_result *r)
 		}
 		json_object_set_new(r->permissions, "read", json_false());
 		json_object_set_new(r->permissions, "cluster_monitor", json_boolean(monitor));
-		dbprobe_fail(r, t, DBPROBE_PRIVILEGE, err.message);
+		dbprobe_failf(r, t, DBPROBE_PRIVILEGE, "libmongoc error domain %u code %u",
+			      err.domain, err.code);
 		snprintf(r->message, sizeof(r->message),
 			 "Connected, but the user may not read the database '%s'. Grant the role read "
 			 "on it (and clusterMonitor on admin) and test again.", t->database);

@@ -1,8 +1,15 @@
 /*
  * dbprobe_mysql: MySQL and MariaDB connection test with MariaDB
  * Connector/C. Always TCP (never the Unix socket "localhost" means to the
- * library) to the resolved address, except for verify-full where the host
- * name is needed for the certificate check. Reads VERSION() and SHOW
+ * library) to the resolved address; verify-full is refused before (the
+ * library checks the certificate against the name it connects to, so it
+ * cannot connect to the checked address and verify the host name).
+ * So no connection here is verified against the name, and only the
+ * authentication plugins that never send the password itself are allowed
+ * (MARIADB_OPT_RESTRICTED_AUTH): mysql_native_password and client_ed25519;
+ * not mysql_clear_password, dialog (PAM), sha256_password or
+ * caching_sha2_password, whose full authentication sends the password in
+ * clear inside TLS. Reads VERSION() and SHOW
  * GRANTS: SELECT on the database is required; PROCESS (to see other
  * sessions) gives a warning when missing. SHOW GRANTS lines may carry a
  * password hash: they are parsed here and never copied anywhere.
@@ -140,9 +147,18 @@ static enum dbprobe_kind classify(unsigned int code, const char *msg)
 		return strstr(msg, "(111)") ? DBPROBE_REFUSED : DBPROBE_OTHER;
 	case CR_UNKNOWN_HOST:
 		return DBPROBE_DNS;
+	case CR_PLUGIN_NOT_ALLOWED:
+		return DBPROBE_INSECURE_AUTH;
 	default:
 		return strstr(msg, "SSL") || strstr(msg, "TLS") ? DBPROBE_TLS : DBPROBE_OTHER;
 	}
+}
+
+/* Fails r from the error of m: its code, never its message (it may quote the password). */
+static void fail_mysql(struct dbprobe_result *r, const struct dbprobe_target *t, MYSQL *m)
+{
+	dbprobe_failf(r, t, classify(mysql_errno(m), mysql_error(m)),
+		      "Connector/C error %u (SQLSTATE %.5s)", mysql_errno(m), mysql_sqlstate(m));
 }
 
 /* "10.11.19-MariaDB-0+deb12u1" -> "MariaDB 10.11.19"; "8.0.36" -> "MySQL 8.0.36". */
@@ -160,11 +176,15 @@ static bool version_of(const char *v, char *out, size_t n)
 	return maria;
 }
 
+/* Authentication plugins that never send the password itself. */
+#define MYSQL_HASHED_AUTH "mysql_native_password,client_ed25519"
+
 static void set_tls(MYSQL *m, const struct dbprobe_conn *c)
 {
 	const struct dbprobe_target *t = c->t;
 	my_bool on = 1, off = 0;
 
+	mysql_optionsv(m, MARIADB_OPT_RESTRICTED_AUTH, MYSQL_HASHED_AUTH);
 	if (t->ssl_mode == DB_SSL_DISABLE)
 		return;
 	mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
@@ -173,8 +193,7 @@ static void set_tls(MYSQL *m, const struct dbprobe_conn *c)
 		mysql_optionsv(m, MYSQL_OPT_SSL_CA, c->ca_file);
 	else if (t->ssl_mode != DB_SSL_REQUIRE)
 		mysql_optionsv(m, MYSQL_OPT_SSL_CAPATH, MYSQL_SYSTEM_CA_PATH);
-	mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
-		       t->ssl_mode == DB_SSL_VERIFY_FULL ? &on : &off);
+	mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
 	if (c->cert_file != NULL) {
 		mysql_optionsv(m, MYSQL_OPT_SSL_CERT, c->cert_file);
 		mysql_optionsv(m, MYSQL_OPT_SSL_KEY, c->key_file);
@@ -190,7 +209,7 @@ static bool check_grants(MYSQL *m, const struct dbprobe_target *t, struct dbprob
 
 	*sel = *proc = *roles = false;
 	if (mysql_query(m, "SHOW GRANTS") != 0 || (res = mysql_store_result(m)) == NULL) {
-		dbprobe_fail(r, t, classify(mysql_errno(m), mysql_error(m)), mysql_error(m));
+		fail_mysql(r, t, m);
 		return false;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL) {
@@ -213,7 +232,6 @@ void dbprobe_mysql(const struct dbprobe_conn *c, struct dbprobe_result *r)
 	unsigned int secs = (unsigned int)((dbprobe_remaining_ms(c) + 999) / 1000);
 	unsigned int proto = MYSQL_PROTOCOL_TCP;
 	bool sel, proc, roles, maria;
-	const char *host = t->ssl_mode == DB_SSL_VERIFY_FULL ? t->host : c->addr;
 
 	if (m == NULL) {
 		dbprobe_fail(r, t, DBPROBE_OTHER, "mysql_init failed");
@@ -224,9 +242,9 @@ void dbprobe_mysql(const struct dbprobe_conn *c, struct dbprobe_result *r)
 	mysql_optionsv(m, MYSQL_OPT_READ_TIMEOUT, &secs);
 	mysql_optionsv(m, MYSQL_OPT_WRITE_TIMEOUT, &secs);
 	set_tls(m, c);
-	if (mysql_real_connect(m, host, t->username, t->password, t->database,
+	if (mysql_real_connect(m, c->addr, t->username, t->password, t->database,
 			       (unsigned int)t->port, NULL, 0) == NULL) {
-		dbprobe_fail(r, t, classify(mysql_errno(m), mysql_error(m)), mysql_error(m));
+		fail_mysql(r, t, m);
 		goto out;
 	}
 	/*
@@ -239,7 +257,7 @@ void dbprobe_mysql(const struct dbprobe_conn *c, struct dbprobe_result *r)
 	}
 	if (mysql_query(m, "SELECT VERSION()") != 0 || (res = mysql_store_result(m)) == NULL ||
 	    (row = mysql_fetch_row(res)) == NULL || row[0] == NULL) {
-		dbprobe_fail(r, t, classify(mysql_errno(m), mysql_error(m)), mysql_error(m));
+		fail_mysql(r, t, m);
 		goto out;
 	}
 	maria = version_of(row[0], r->version, sizeof(r->version));

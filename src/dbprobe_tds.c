@@ -29,7 +29,7 @@ static struct {
 	int dberr;       /* first db-lib error of the attempt */
 	int oserr;
 	int msgno;       /* first server error message (severity > 10) */
-	char text[256];  /* its text, for the log only */
+	char text[256];  /* its text, to classify it (never logged) */
 } tds_last;
 
 static int tds_err_handler(DBPROCESS *dbproc, int severity, int dberr, int oserr,
@@ -88,11 +88,18 @@ static enum dbprobe_kind classify(void)
 	return DBPROBE_OTHER;
 }
 
+/* Fails r from the last db-lib error: its numbers, never its text. */
+static void fail_tds(struct dbprobe_result *r, const struct dbprobe_target *t)
+{
+	dbprobe_failf(r, t, classify(), "db-lib error %d, os error %d, server message %d",
+		      tds_last.dberr, tds_last.oserr, tds_last.msgno);
+}
+
 /* Writes the one-section freetds.conf of c to a new private file; its path into path. */
 static bool write_conf(const struct dbprobe_conn *c, char *path, size_t n)
 {
 	const struct dbprobe_target *t = c->t;
-	const char *host = t->ssl_mode == DB_SSL_VERIFY_FULL ? t->host : c->addr;
+	const char *host = c->addr;
 	FILE *f;
 	int fd;
 
@@ -112,8 +119,8 @@ static bool write_conf(const struct dbprobe_conn *c, char *path, size_t n)
 	if (t->ssl_mode == DB_SSL_VERIFY_CA || t->ssl_mode == DB_SSL_VERIFY_FULL ||
 	    (t->ssl_mode == DB_SSL_REQUIRE && c->ca_file != NULL)) {
 		fprintf(f, "\tca file = %s\n", c->ca_file ? c->ca_file : TDS_SYSTEM_CA);
-		fprintf(f, "\tcheck certificate hostname = %s\n",
-			t->ssl_mode == DB_SSL_VERIFY_FULL ? "yes" : "no");
+		/* Connected by address: the name cannot be checked (verify-full is refused). */
+		fprintf(f, "\tcheck certificate hostname = no\n");
 	}
 	if (fclose(f) != 0) {
 		unlink(path);
@@ -248,13 +255,13 @@ void dbprobe_tds(const struct dbprobe_conn *c, struct dbprobe_result *r)
 	else
 		unsetenv("FREETDSCONF");
 	if (p == NULL) {
-		dbprobe_fail(r, t, classify(), tds_last.text);
+		fail_tds(r, t);
 		goto out;
 	}
 	if (!query(p, "SELECT CAST(@@VERSION AS VARCHAR(400))", take_version, r) ||
 	    !query(p, "SELECT permission_name FROM fn_my_permissions(NULL, 'SERVER')",
 		   take_permission, r->permissions)) {
-		dbprobe_fail(r, t, classify(), tds_last.text);
+		fail_tds(r, t);
 		goto out;
 	}
 	if (t->ssl_cert != NULL)

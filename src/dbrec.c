@@ -498,18 +498,50 @@ bad:
 	return -1;
 }
 
+bool dbrec_verify_full_supported(enum db_type t)
+{
+	return t == DB_POSTGRESQL || t == DB_ORACLE;
+}
+
 int dbrec_check_combined(const json_t *set, const json_t *old, char *msg, size_t msglen)
 {
 	const json_t *type = json_object_get(set, "type"), *user = json_object_get(set, "username");
+	const json_t *ssl = json_object_get(set, "ssl_mode");
+	int t;
 
 	if (type == NULL)
 		type = json_object_get(old, "type");
 	if (user == NULL)
 		user = json_object_get(old, "username");
+	if (ssl == NULL)
+		ssl = json_object_get(old, "ssl_mode");
+	t = dbrec_type_parse(json_string_value(type));
+	if (t >= 0 && json_is_string(ssl) && strcmp(json_string_value(ssl), "verify-full") == 0 &&
+	    !dbrec_verify_full_supported((enum db_type)t))
+		return fail(msg, msglen, "ssl_mode verify-full is not supported for %s: its client "
+			    "library cannot connect to the checked address and verify the certificate "
+			    "against the host name; use verify-ca with ssl_ca", json_string_value(type));
 	if (json_is_string(user) && json_string_length(user) == 0 &&
 	    !(json_is_string(type) && strcmp(json_string_value(type), "mongodb") == 0))
 		return fail(msg, msglen, "username must be 1 to %d characters (it may be empty only "
 			    "for mongodb, meaning no authentication)", DBREC_IDENT_MAX);
+	return 0;
+}
+
+int dbrec_check_retarget(const struct dbrec_input *in, const json_t *old, char *msg, size_t msglen)
+{
+	static const char *const target[] = { "type", "host", "port", "username" };
+
+	if (in->secrets[DB_SECRET_PASSWORD] != NULL)
+		return 0;
+	for (size_t i = 0; i < COUNT(target); i++) {
+		const json_t *now = json_object_get(in->set, target[i]);
+
+		if (now != NULL && !json_equal(now, json_object_get(old, target[i])))
+			return fail(msg, msglen, "password is required when type, host, port or "
+				    "username changes (%s changes here): the stored password is never "
+				    "sent to a server it was not given for", target[i]);
+	}
 	return 0;
 }
 

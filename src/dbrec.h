@@ -59,6 +59,15 @@ const char *dbrec_type_name(enum db_type t);
 int dbrec_ssl_mode_parse(const char *s);
 const char *dbrec_ssl_mode_name(enum db_ssl_mode m);
 
+/*
+ * Whether ssl_mode verify-full can be honoured for a type: its client
+ * library must connect to the address the probe checked and still verify
+ * the certificate against the host name. libpq can (hostaddr + host);
+ * Connector/C, libmongoc and FreeTDS check the name they connect to.
+ * Oracle is only tested for reachability (no TLS, no credentials).
+ */
+bool dbrec_verify_full_supported(enum db_type t);
+
 /* Field name of a secret ("password", "ssl_ca", ...). */
 const char *dbrec_secret_name(enum db_secret s);
 
@@ -102,9 +111,18 @@ int dbrec_input_parse(json_t *body, bool patch, struct dbrec_input *in, char *ms
 /*
  * Rules across fields, on the record an update would leave (old is the
  * stored record, NULL on create): an empty username is allowed only for
- * type mongodb (no authentication). Returns 0, or -1 with a sentence.
+ * type mongodb (no authentication); ssl_mode verify-full only for the
+ * types of dbrec_verify_full_supported. Returns 0, or -1 with a sentence.
  */
 int dbrec_check_combined(const json_t *set, const json_t *old, char *msg, size_t msglen);
+
+/*
+ * Update only: when in changes type, host, port or username of old (the
+ * stored record), in must carry a new password, so that a stored password
+ * is never relayed to a server it was not given for. Returns 0, or -1 with
+ * a sentence naming password.
+ */
+int dbrec_check_retarget(const struct dbrec_input *in, const json_t *old, char *msg, size_t msglen);
 
 /* Frees what in owns. */
 void dbrec_input_cleanup(struct dbrec_input *in);

@@ -14,6 +14,8 @@ import pathlib
 import re
 import secrets
 import socket
+import ssl as ssl_mod
+import struct
 import subprocess
 import threading
 import time
@@ -487,6 +489,30 @@ def test_patch(call, key_a, store, dbs):
         "Production PostgreSQL (Primary)"
 
 
+def test_patch_retarget_requires_password(call, key_a, store, dbs):
+    """Issue 9, defect 1: a PATCH that points the record at another server
+    (type, host, port or username) must send the password again, or the
+    stored one could be relayed to a server of the caller's choosing."""
+    d = dbs(database=other_db())
+    before = store.databases.find_one({"_id": d["id"]})
+    for change in ({"host": "203.0.113.7"}, {"port": 6543}, {"type": "mysql"},
+                   {"username": "someone_else"}, {"host": "203.0.113.7", "name": "moved"}):
+        msg = err(call("PATCH", f"/v1/databases/{d['id']}", key_a, json=change), 400,
+                  "invalid_parameter")
+        assert "password" in msg, msg
+    after = store.databases.find_one({"_id": d["id"]})
+    assert (after["host"], after["port"], after["type"], after["username"], after["name"]) == \
+        (before["host"], before["port"], before["type"], before["username"], before["name"])
+    # the same values again, or fields that do not move the connection: no password needed
+    assert call("PATCH", f"/v1/databases/{d['id']}", key_a,
+                json={"host": "127.0.0.1", "port": 5432, "ssl_mode": "disable"}).status_code == 200
+    # with the password, the move is allowed
+    r = call("PATCH", f"/v1/databases/{d['id']}", key_a,
+             json={"host": "203.0.113.7", "port": 6543, "password": secret("moved")})
+    assert r.status_code == 200, r.text
+    assert (r.json()["host"], r.json()["port"]) == ("203.0.113.7", 6543)
+
+
 def test_delete_keeps_events_and_disables_its_policies(call, key_a, tenant_a, store, dbs):
     d = dbs(database=other_db())
     other = dbs(database=other_db())
@@ -745,7 +771,8 @@ def test_connection_test_postgresql_tls_verification(call, key_a, dbs):
     assert "TLS failed" in assert_error(r, 422, "unprocessable_entity")
     assert call("GET", f"/v1/databases/{d['id']}", key_a).json()["last_test"]["error"] == "tls_failed"
     # ... and verifies under its own name
-    call("PATCH", f"/v1/databases/{d['id']}", key_a, json={"host": "localhost"})
+    assert call("PATCH", f"/v1/databases/{d['id']}", key_a,
+                json={"host": "localhost", "password": secret("tls")}).status_code == 200
     assert call("POST", f"/v1/databases/{d['id']}/test", key_a).status_code == 200
     # verify-ca against a CA that did not sign the server's certificate
     call("PATCH", f"/v1/databases/{d['id']}", key_a, json={"ssl_mode": "verify-ca",
@@ -967,6 +994,319 @@ def test_connection_test_not_found(call, key_a, key_b, dbs):
     assert_error(call("POST", "/v1/databases/db_000000000000000000000000/test", key_a), 404, "not_found")
     d = dbs(database=other_db())
     assert_error(call("POST", f"/v1/databases/{d['id']}/test", key_b), 404, "not_found")
+
+
+# ------------------------------------- issue 9: what the probes never do
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+class FakeServer:
+    """A server of the test's own on 127.0.0.1 that asks the client for its
+    password in clear text and records every byte the client sends."""
+
+    def __init__(self, talk):
+        self.talk = talk                # talk(sock, record) -> None
+        self.received = b""
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def record(self, data):
+        self.received += data
+
+    def loop(self):
+        self.srv.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                continue
+            conn.settimeout(8)
+            try:
+                self.talk(conn, self.record)
+                while True:             # whatever the client still sends
+                    data = conn.recv(4096)
+                    if not data:
+                        break
+                    self.record(data)
+            except (OSError, ConnectionError, ssl_mod.SSLError):
+                pass
+            finally:
+                conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.srv.close()
+
+
+def pg_message(kind, body):
+    return kind + struct.pack(">I", 4 + len(body)) + body
+
+
+PG_SASL = pg_message(b"R", struct.pack(">I", 10) + b"SCRAM-SHA-256\0\0")
+PG_CLEAR = pg_message(b"R", struct.pack(">I", 3))
+
+
+def fake_postgres(script, ctx=None):
+    """script: "clear" (AuthenticationCleartextPassword at once), "sasl+clear"
+    (a SCRAM request and the cleartext one in one write) or "sasl-then-clear"
+    (the cleartext request after the client's SCRAM first message)."""
+    def talk(sock, record):
+        while True:
+            n, code = struct.unpack(">II", recv_exact(sock, 8))
+            if code == 80877103 and ctx is not None:        # SSLRequest
+                sock.sendall(b"S")
+                sock = ctx.wrap_socket(sock, server_side=True)
+            elif code in (80877103, 80877104):               # SSL/GSSENCRequest
+                sock.sendall(b"N")
+            else:
+                record(recv_exact(sock, n - 8))             # the startup message
+                break
+        if script == "clear":
+            sock.sendall(PG_CLEAR)
+        elif script == "sasl+clear":
+            sock.sendall(PG_SASL + PG_CLEAR)
+        else:
+            sock.sendall(PG_SASL)
+            record(sock.recv(4096))                          # SASLInitialResponse
+            sock.sendall(PG_CLEAR)
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return
+            record(data)
+    return FakeServer(talk)
+
+
+@pytest.fixture(scope="module")
+def fake_cert(tmp_path_factory):
+    """A self-signed certificate for localhost (and its key) made for the test."""
+    d = tmp_path_factory.mktemp("fakecert")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost", "-keyout", str(d / "key.pem"),
+                        "-out", str(d / "cert.pem")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    ctx = ssl_mod.SSLContext(ssl_mod.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "cert.pem", d / "key.pem")
+    return ctx, (d / "cert.pem").read_text()
+
+
+@pytest.mark.parametrize("script", ["clear", "sasl+clear", "sasl-then-clear"])
+@pytest.mark.parametrize("mode", ["disable", "require", "verify-ca"])
+def test_postgresql_cleartext_password_never_sent(call, key_a, dbs, fake_cert, mode, script):
+    """Issue 9, defect 1: a server that asks for the password in clear text
+    over a connection not verified against the host name never gets it."""
+    ctx, cert = fake_cert
+    srv = fake_postgres(script, ctx if mode != "disable" else None)
+    pw = secret("relay")
+    try:
+        extra = {"ssl_ca": cert} if mode == "verify-ca" else {}
+        d = dbs(port=srv.port, database=other_db(), password=pw, ssl_mode=mode, **extra)
+        msg = err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
+        assert "clear text" in msg and "did not send it" in msg, msg
+        assert call("GET", f"/v1/databases/{d['id']}",
+                    key_a).json()["last_test"]["error"] == "insecure_authentication"
+    finally:
+        srv.close()
+    assert srv.received, "the fake server saw no client"
+    assert pw.encode() not in srv.received
+
+
+def test_postgresql_cleartext_password_sent_under_verify_full(call, key_a, dbs, fake_cert):
+    """The control of the test above: verify-full to the name on the
+    certificate is the one mode where the cleartext request is answered, so
+    the fake server does receive what it asks for."""
+    ctx, cert = fake_cert
+    srv = fake_postgres("clear", ctx)
+    pw = secret("verified")
+    try:
+        d = dbs(host="localhost", port=srv.port, database=other_db(), password=pw,
+                ssl_mode="verify-full", ssl_ca=cert)
+        assert call("POST", f"/v1/databases/{d['id']}/test", key_a).status_code == 422
+    finally:
+        srv.close()
+    assert pw.encode() in srv.received
+
+
+def mysql_packet(seq, payload):
+    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+
+
+def fake_mysql_clear_password():
+    """Greets as MySQL (mysql_native_password), then switches the client to
+    mysql_clear_password, which would send the password itself."""
+    caps = 0x1 | 0x8 | 0x200 | 0x8000 | 0x80000
+    greeting = (b"\x0a" + b"8.0.99-fake\0" + struct.pack("<I", 7) + b"abcdefgh\0" +
+                struct.pack("<H", caps & 0xFFFF) + b"\x21" + struct.pack("<H", 2) +
+                struct.pack("<H", caps >> 16) + bytes([21]) + b"\0" * 10 + b"ijklmnopqrst\0" +
+                b"mysql_native_password\0")
+
+    def talk(sock, record):
+        sock.sendall(mysql_packet(0, greeting))
+        head = recv_exact(sock, 4)
+        record(head + recv_exact(sock, int.from_bytes(head[:3], "little")))
+        sock.sendall(mysql_packet(head[3] + 1, b"\xfe" + b"mysql_clear_password\0"))
+    return FakeServer(talk)
+
+
+def test_mysql_cleartext_password_never_sent(call, key_a, dbs):
+    """Connector/C only runs the plugins that never send the password itself
+    (MARIADB_OPT_RESTRICTED_AUTH): a switch to mysql_clear_password is refused."""
+    srv = fake_mysql_clear_password()
+    pw = secret("mysqlclear")
+    try:
+        d = dbs(type="mysql", port=srv.port, database=other_db(), username="auditor",
+                password=pw, ssl_mode="disable")
+        msg = err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
+        assert "clear text" in msg, msg
+    finally:
+        srv.close()
+    assert srv.received, "the fake server saw no client"
+    assert pw.encode() not in srv.received
+
+
+@pytest.mark.parametrize("type_", ["mysql", "mariadb", "mongodb", "sqlserver"])
+def test_verify_full_refused_where_the_name_cannot_be_checked(call, key_a, store, dbs, type_):
+    """Issue 9, defect 9: these drivers check the certificate against the host
+    they connect to, so they cannot connect to the checked address and verify
+    the name: verify-full is 400 for them (and a stored one is not probed)."""
+    msg = err(call("POST", "/v1/databases", key_a, json={
+        "name": "vf", "type": type_, "host": "db.example", "port": 3306, "database": other_db(),
+        "username": "u", "password": secret("vf"), "ssl_mode": "verify-full"}), 400, "invalid_parameter")
+    assert "verify-full" in msg and type_ in msg
+    d = dbs(type=type_, port=closed_port(), database=other_db(), ssl_mode="verify-ca")
+    assert "verify-full" in err(call("PATCH", f"/v1/databases/{d['id']}", key_a,
+                                     json={"ssl_mode": "verify-full"}), 400, "invalid_parameter")
+    pg = dbs(database=other_db(), ssl_mode="verify-full")
+    assert "verify-full" in err(call("PATCH", f"/v1/databases/{pg['id']}", key_a,
+                                     json={"type": type_, "password": secret("vf")}), 400,
+                                "invalid_parameter")
+    # a record stored before this rule is refused by the probe, without connecting
+    store.databases.update_one({"_id": d["id"]}, {"$set": {"ssl_mode": "verify-full"}})
+    msg = err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
+    assert "verify-full is not supported" in msg
+
+
+def log_lines_about(var_dir, text):
+    out = []
+    for f in (var_dir / "log").glob("*.log"):
+        out += [line for line in f.read_text(errors="replace").splitlines() if text in line]
+    return out
+
+
+def test_log_has_no_masked_driver_message(call, key_a, dbs, var_dir, hung_listener):
+    """Issue 9, defect 7: with the password "p", masking every "p" of the
+    driver's message revealed it ("***ort 5432 failed: timeout ex***ired").
+    The log now has a fixed reason and the driver's codes, never its text."""
+    made = [dbs(type=t, port=port, database=other_db(), username="u", password="p",
+                ssl_mode="disable")
+            for t, port in (("postgresql", hung_listener), ("mariadb", hung_listener))]
+    for d in made:
+        err(call("POST", f"/v1/databases/{d['id']}/test", key_a, timeout=30), 422,
+            "unprocessable_entity")
+    time.sleep(0.5)
+    for d in made:
+        lines = [line for line in log_lines_about(var_dir, d["id"]) if "connection test" in line]
+        assert lines, d["type"]
+        for line in lines:
+            assert "***" not in line, line
+            assert "driver said" not in line, line
+
+
+def test_connection_tests_capped_and_api_answers(call, make_key, tenant_a, dbs, hung_listener,
+                                                 base_url):
+    """Issue 9, defect 4: eight parallel tests against a server that never
+    answers: at most two per principal run (the others 429 with Retry-After,
+    at once), and /v1/health and the list answer promptly meanwhile."""
+    import requests
+    key = make_key(tenant_a, "all")
+    # The list of a tenant without databases: its cost is the worker's, not the store's.
+    reader = make_key("dbt-empty-" + uniq(), "all")
+    made = [dbs(port=hung_listener, database=other_db(), ssl_mode="disable") for _ in range(8)]
+    results = []
+    lock = threading.Lock()
+
+    def timed_reads():
+        out = []
+        for path in ("/v1/health", "/v1/databases"):
+            for _ in range(3):
+                start = time.monotonic()
+                r = requests.get(base_url + path, headers={"X-API-Key": reader}, timeout=10)
+                out.append((path, r.status_code, round(time.monotonic() - start, 3)))
+        return out
+    baseline = max(took for _, _, took in timed_reads())
+
+    def run(d):
+        start = time.monotonic()
+        r = requests.post(f"{base_url}/v1/databases/{d['id']}/test", headers={"X-API-Key": key},
+                          timeout=30)
+        with lock:
+            results.append((r, time.monotonic() - start))
+    threads = [threading.Thread(target=run, args=(d,)) for d in made]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    during = timed_reads()
+    for t in threads:
+        t.join()
+    # held workers would make these wait for a test's 5 s
+    assert all(code == 200 and took < baseline + 1.0 for _, code, took in during), (baseline, during)
+    statuses = sorted(r.status_code for r, _ in results)
+    assert statuses == [422, 422] + [429] * 6, statuses
+    for r, took in results:
+        if r.status_code == 429:
+            assert r.json()["error"]["code"] == "rate_limited"
+            assert int(r.headers["Retry-After"]) >= 1
+            assert took < 2.0, took
+        else:
+            assert r.json()["error"]["message"].startswith("No answer")
+    # the slots are free again
+    assert call("POST", f"/v1/databases/{made[0]['id']}/test", key, timeout=30).status_code == 422
+
+
+def test_connection_test_slots_survive_kill_9(call, make_key, tenant_a, dbs, hung_listener,
+                                              var_dir, base_url):
+    """A worker killed with SIGKILL in the middle of a test frees its slot
+    (the kernel drops its flock): the principal is not locked out."""
+    import requests
+    key = make_key(tenant_a, "all")
+    made = [dbs(port=hung_listener, database=other_db(), ssl_mode="disable") for _ in range(2)]
+    threads = [threading.Thread(target=lambda d=d: requests.post(
+        f"{base_url}/v1/databases/{d['id']}/test", headers={"X-API-Key": key}, timeout=30))
+        for d in made]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    # both slots are held now
+    r = call("POST", f"/v1/databases/{made[0]['id']}/test", key)
+    assert r.status_code == 429, r.text
+    mw = (var_dir / "run" / "probe.pid").read_text().strip()
+    for pid in subprocess.run(["pgrep", "-P", mw], capture_output=True, text=True).stdout.split():
+        subprocess.run(["kill", "-KILL", pid])
+    for t in threads:
+        t.join()
+    deadline = time.monotonic() + 10
+    while True:                           # multiwatch forks new workers
+        r = call("POST", f"/v1/databases/{made[0]['id']}/test", key, timeout=30)
+        if r.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"].startswith("No answer")
 
 
 # ----------------------------------------------------------- key rotation

@@ -88,6 +88,9 @@ def test_config_is_private_and_complete(var_dir):
     assert conf["jwt_hs256_secret_file"] == str(var_dir / "jwt.secret")
 
 
+POOLS = ("api", "stream", "probe")
+
+
 def pool_children(var_dir, pool):
     mw = (var_dir / "run" / f"{pool}.pid").read_text().strip()
     out = subprocess.run(["pgrep", "-P", mw], capture_output=True, text=True).stdout
@@ -95,8 +98,8 @@ def pool_children(var_dir, pool):
 
 
 def test_reload_no_failed_request(base_url, var_dir, repo_dir, stack_env):
-    before = {pool: pool_children(var_dir, pool) for pool in ("api", "stream")}
-    assert before["api"] and before["stream"]
+    before = {pool: pool_children(var_dir, pool) for pool in POOLS}
+    assert all(before.values()), before
 
     stop = threading.Event()
     codes, errors = [], []
@@ -136,8 +139,8 @@ def test_reload_no_failed_request(base_url, var_dir, repo_dir, stack_env):
     assert not bad, f"{len(bad)} of {len(codes)} requests were not 200: {sorted(set(bad))}"
 
     replaced = [line for line in proc.stdout.splitlines() if line.startswith("reloaded ")]
-    assert len(replaced) == len(before["api"]) + len(before["stream"]), proc.stdout
-    for pool in ("api", "stream"):
+    assert len(replaced) == sum(len(b) for b in before.values()), proc.stdout
+    for pool in POOLS:
         after = pool_children(var_dir, pool)
         assert len(after) == len(before[pool]), (pool, before[pool], after)
         assert not after & before[pool], (pool, before[pool], after)

@@ -191,6 +191,39 @@ static void test_combined(void **state)
 	json_decref(to_pg);
 }
 
+/* A PATCH that points the stored password at another server must carry a new one. */
+static void test_retarget(void **state)
+{
+	static const char *const moves[] = { "{\"host\": \"evil.example\"}", "{\"port\": 6543}",
+					     "{\"type\": \"mysql\"}", "{\"username\": \"other\"}" };
+	struct dbrec_input in;
+	char msg[256];
+	json_t *old = body("{\"type\": \"postgresql\", \"host\": \"db.example\", \"port\": 5432, "
+			   "\"username\": \"auditor\"}");
+	json_t *b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		b = body(moves[i]);
+		assert_int_equal(dbrec_input_parse(b, true, &in, msg, sizeof(msg)), 0);
+		assert_int_equal(dbrec_check_retarget(&in, old, msg, sizeof(msg)), -1);
+		assert_non_null(strstr(msg, "password is required"));
+		dbrec_input_cleanup(&in);
+		json_object_set_new(b, "password", json_string("new"));
+		assert_int_equal(dbrec_input_parse(b, true, &in, msg, sizeof(msg)), 0);
+		assert_int_equal(dbrec_check_retarget(&in, old, msg, sizeof(msg)), 0);
+		dbrec_input_cleanup(&in);
+		json_decref(b);
+	}
+	/* the same values (host normalised first), or other fields: no password needed */
+	b = body("{\"host\": \"DB.example\", \"port\": 5432, \"name\": \"n\", \"ssl_mode\": \"disable\"}");
+	assert_int_equal(dbrec_input_parse(b, true, &in, msg, sizeof(msg)), 0);
+	assert_int_equal(dbrec_check_retarget(&in, old, msg, sizeof(msg)), 0);
+	dbrec_input_cleanup(&in);
+	json_decref(b);
+	json_decref(old);
+}
+
 static void test_pem(void **state)
 {
 	struct dbrec_input in;
@@ -361,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_combined),
 		cmocka_unit_test(test_pem),
 		cmocka_unit_test(test_patch),
+		cmocka_unit_test(test_retarget),
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_filters_and_dates),
 		cmocka_unit_test(test_views_never_show_secrets),

@@ -543,6 +543,31 @@ static void test_not_yet_valid(void **state)
 	free(c);
 }
 
+/* iat beyond the leeway in the future (31 years here) is refused as nbf is. */
+static void test_issued_in_future(void **state)
+{
+	long now = (long)(time_now_ms() / 1000);
+	char extra[64], *c;
+
+	(void)state;
+	snprintf(extra, sizeof(extra), "\"iat\":%ld", now + 31L * 365 * 86400);
+	c = claims(7200, extra);
+	expect(HS, NULL, HS256, c, API_ERR_UNAUTHORIZED, "jwt_issued_in_future");
+	free(c);
+	snprintf(extra, sizeof(extra), "\"iat\":%ld", now + 40);
+	c = claims(7200, extra);
+	expect(HS, NULL, HS256, c, API_ERR_UNAUTHORIZED, "jwt_issued_in_future");
+	free(c);
+	snprintf(extra, sizeof(extra), "\"iat\":%ld", now + 10);   /* inside the 30 s leeway */
+	c = claims(7200, extra);
+	expect(HS, NULL, HS256, c, API_OK, NULL);
+	free(c);
+	snprintf(extra, sizeof(extra), "\"iat\":%ld", now - 60);
+	c = claims(7200, extra);
+	expect(HS, NULL, HS256, c, API_OK, NULL);
+	free(c);
+}
+
 static void test_issuer(void **state)
 {
 	long exp = (long)(time_now_ms() / 1000) + 600;
@@ -864,6 +889,7 @@ int main(void)
 		cmocka_unit_test_setup(test_duplicate_keys, all_keys),
 		cmocka_unit_test_setup(test_expired, all_keys),
 		cmocka_unit_test_setup(test_not_yet_valid, all_keys),
+		cmocka_unit_test_setup(test_issued_in_future, all_keys),
 		cmocka_unit_test_setup(test_issuer, all_keys),
 		cmocka_unit_test_setup(test_audience, all_keys),
 		cmocka_unit_test_setup(test_exp_types, all_keys),

@@ -82,7 +82,8 @@ enum event_parse_result {
  * Validates one ingested event object against CONTRACT §5 and fills *out:
  * type and timestamp required, severity defaulted from the type, details
  * sanitised (a leading '$' and every '.' in keys become '_'; nested arrays,
- * non-finite numbers, strings with NUL and deep nesting are refused), the
+ * non-finite numbers, strings with NUL and deep nesting are refused; the
+ * bounds of input_limits.h on size, keys, depth and strings apply), the
  * tenant resolved from tenant_id and the principal, the id drawn (or
  * derived from tenant and external_id, so that retries collide), and the
  * kAudit action id and success flag derived. out must be zeroed; on any

@@ -54,9 +54,10 @@ enum api_err api_query_time(struct ctx *c, const char *name, bool end_of_day, bo
 		snprintf(full, sizeof(full), "%sT%s", v, end_of_day ? "23:59:59.999Z" : "00:00:00Z");
 		v = full;
 	}
-	if (strlen(v) > 35 || time_parse_rfc3339(v, ms) != 0)
+	if (time_parse_rfc3339(v, ms) != 0)
 		return api_fail(c, API_ERR_INVALID_PARAMETER,
-				"%s must be an ISO 8601 date-time such as 2025-01-15T14:32:18Z", name);
+				"%s must be an RFC 3339 date-time such as 2025-01-15T14:32:18Z, or a "
+				"date, from 0001-01-01 to 9999-12-31 in UTC", name);
 	*has = true;
 	return API_OK;
 }

@@ -480,8 +480,16 @@ static enum api_err claim_times(struct auth_jwt *j, json_t *claims, int64_t *exp
 		*reason = "jwt_not_yet_valid";
 		return API_ERR_UNAUTHORIZED;
 	}
+	/* A token issued in the future is forged or from a broken clock. */
+	if (iat != NULL && json_integer_value(iat) > now + j->leeway_s) {
+		*reason = "jwt_issued_in_future";
+		return API_ERR_UNAUTHORIZED;
+	}
 	*exp_out = json_integer_value(exp);
 	*nbf_out = nbf != NULL ? json_integer_value(nbf) : INT64_MIN;
+	/* The cache checks one start time: the later of nbf and iat. */
+	if (iat != NULL && json_integer_value(iat) > *nbf_out)
+		*nbf_out = json_integer_value(iat);
 	return API_OK;
 }
 

@@ -11,13 +11,13 @@
 #include <stdint.h>
 
 #include "api_err.h"
+#include "input_limits.h"
 
 struct config;
 struct principal;
 struct auth_jwt;
 
-/* Longest token accepted, in bytes (the credential bound of http.h). */
-#define AUTH_JWT_MAX_LEN 8192
+/* AUTH_JWT_MAX_LEN, the longest token accepted, is in input_limits.h. */
 
 /* Longest accepted "sub" claim: the principal id is "jwt:<sub>". */
 #define AUTH_JWT_SUB_MAX_LEN 64

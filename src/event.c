@@ -372,9 +372,11 @@ static const char *const detail_strings[] = {
 	"database_principal_name", "threat_type", "source_type", NULL,
 };
 
+/* Where a parse reports its error, and the details keys counted so far. */
 struct perr {
 	char *msg;
 	size_t len;
+	size_t nkeys;
 };
 
 static int fail(struct perr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -424,6 +426,13 @@ static json_t *sanitise_object(json_t *obj, int depth, struct perr *e)
 
 	if (out == NULL)
 		return fail(e, "out of memory"), NULL;
+	/* Counted before any work, so 40,000 keys cost no more than 257. */
+	e->nkeys += json_object_size(obj);
+	if (e->nkeys > EVENT_DETAILS_KEYS_MAX) {
+		fail(e, "details hold more than %d keys (all levels counted); send fewer",
+		     EVENT_DETAILS_KEYS_MAX);
+		goto bad;
+	}
 	for (it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
 		const char *key = json_object_iter_key(it);
 		char *k = sanitise_key(key, json_object_iter_key_len(it), e);
@@ -477,6 +486,9 @@ static json_t *sanitise(json_t *v, int depth, bool in_array, struct perr *e)
 		return out;
 	}
 	case JSON_STRING:
+		if (json_string_length(v) > EVENT_STRING_MAX)
+			return fail(e, "a details string is %zu bytes; at most %d are accepted",
+				    json_string_length(v), EVENT_STRING_MAX), NULL;
 		if (json_string_length(v) != strlen(json_string_value(v)))
 			return fail(e, "details strings must not contain NUL"), NULL;
 		return json_incref(v);
@@ -597,6 +609,22 @@ static int check_fields(json_t *obj, struct perr *e)
 	return 0;
 }
 
+/*
+ * The whole event, statement included, as compact JSON: the bound that
+ * keeps one event's storage and read cost small whatever its shape.
+ */
+static int check_size(json_t *obj, struct perr *e)
+{
+	size_t n = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+
+	if (n == 0)
+		return fail(e, "the event cannot be encoded as JSON");
+	if (n > EVENT_ENCODED_MAX)
+		return fail(e, "the event is %zu bytes as compact JSON; at most %d are accepted "
+			    "(shorten details or the statement)", n, EVENT_ENCODED_MAX);
+	return 0;
+}
+
 static int parse_core(json_t *obj, struct event_in *out, struct perr *e)
 {
 	const char *type = NULL, *ts = NULL, *sev = NULL, *name = NULL;
@@ -614,7 +642,8 @@ static int parse_core(json_t *obj, struct event_in *out, struct perr *e)
 	if (ts == NULL)
 		return fail(e, "timestamp is required");
 	if (time_parse_rfc3339(ts, &out->timestamp_ms) != 0)
-		return fail(e, "timestamp must be an RFC 3339 date-time such as 2025-01-15T14:32:18Z");
+		return fail(e, "timestamp must be an RFC 3339 date-time such as 2025-01-15T14:32:18Z, "
+			    "from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z in UTC");
 	if (sev == NULL)
 		out->severity = event_types[ti].severity;
 	else if (event_severity_valid(sev))
@@ -663,7 +692,7 @@ static int parse_details(json_t *obj, struct event_in *out, struct perr *e)
 enum event_parse_result event_parse(json_t *obj, const struct principal *who,
 				    struct event_in *out, char *msg, size_t msglen)
 {
-	struct perr e = { msg, msglen };
+	struct perr e = { msg, msglen, 0 };
 	enum event_parse_result r;
 
 	msg[0] = '\0';
@@ -671,7 +700,7 @@ enum event_parse_result event_parse(json_t *obj, const struct principal *who,
 		fail(&e, "an event must be a JSON object");
 		return EVENT_PARSE_INVALID;
 	}
-	if (check_fields(obj, &e) != 0 || parse_core(obj, out, &e) != 0 ||
+	if (check_size(obj, &e) != 0 || check_fields(obj, &e) != 0 || parse_core(obj, out, &e) != 0 ||
 	    parse_details(obj, out, &e) != 0)
 		return strcmp(msg, "out of memory") == 0 ? EVENT_PARSE_INTERNAL : EVENT_PARSE_INVALID;
 	r = resolve_tenant(obj, who, out, &e);

@@ -14,21 +14,15 @@
 
 #include <jansson.h>
 
+#include "input_limits.h"
+
 struct principal;
 
 #define EVENT_NTYPES 12
 #define EVENT_TYPES_ALL ((1u << EVENT_NTYPES) - 1)
 #define EVENT_ID_LEN 28              /* "evt_" + 24 lowercase hex */
-#define EVENT_MAX_BATCH 1000
-#define EVENT_EXTERNAL_ID_MAX 128    /* characters (code points) */
 #define EVENT_XID_MAX 600            /* tenant + "/" + external_id, bytes */
-#define EVENT_NAME_MAX 256           /* database_name, bytes */
-#define EVENT_DATABASE_ID_MAX 64
-#define EVENT_ACTION_ID_MAX 8
-#define EVENT_DETAILS_DEPTH 8
-#define EVENT_KEY_MAX 256            /* bytes of one details key */
 #define EVENT_PREVIEW_CHARS 200      /* kAudit statementPreview */
-#define EVENT_SEARCH_MAX 200         /* bytes of a kAudit search term */
 
 struct event_type_info {
 	const char *name;       /* "security.threat_detected" */
@@ -88,7 +82,8 @@ enum event_parse_result {
  * Validates one ingested event object against CONTRACT §5 and fills *out:
  * type and timestamp required, severity defaulted from the type, details
  * sanitised (a leading '$' and every '.' in keys become '_'; nested arrays,
- * non-finite numbers, strings with NUL and deep nesting are refused), the
+ * non-finite numbers, strings with NUL and deep nesting are refused; the
+ * bounds of input_limits.h on size, keys, depth and strings apply), the
  * tenant resolved from tenant_id and the principal, the id drawn (or
  * derived from tenant and external_id, so that retries collide), and the
  * kAudit action id and success flag derived. out must be zeroed; on any

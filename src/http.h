@@ -14,11 +14,9 @@
 #include <jansson.h>
 
 #include "api_err.h"
+#include "input_limits.h"
 
-#define HTTP_MAX_PATH 2048
-#define HTTP_MAX_QUERY_PARAMS 64
 #define HTTP_MAX_HEADERS 12
-#define HTTP_MAX_CREDENTIAL 8192
 
 struct query_param {
 	char *name;   /* owned, decoded */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "auth.h"
 #include "config.h"
@@ -366,6 +367,8 @@ int main(int argc, char **argv)
 	const char *why = NULL;
 	int i = 1, rc = 1;
 
+	/* Whatever this process creates (logs, keys, stores) is its owner's alone. */
+	umask(077);
 	memset(&ad, 0, sizeof(ad));
 	/* The CLI's answer is its one-line reason on stderr, not log lines. */
 	log_init("admin", LOG_OFF);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <sys/stat.h>
 
 #include "api.h"
 #include "auth.h"
@@ -98,6 +99,8 @@ int main(int argc, char **argv)
 	const char *role = "api";
 	int rc = 1;
 
+	/* Whatever this process creates (logs, keys, stores) is its owner's alone. */
+	umask(077);
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
 			role = argv[++i];

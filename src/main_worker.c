@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "jobs.h"
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
 	enum api_err last_rc[32];
 	int rc = 1;
 
+	/* Whatever this process creates (logs, keys, stores) is its owner's alone. */
+	umask(077);
 	log_init("worker", LOG_INFO);
 	if (config_load(&cfg, config_path_from_args(argc, argv), err, sizeof(err)) != 0) {
 		log_msg(LOG_ERROR, "configuration: %s", err);

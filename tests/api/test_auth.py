@@ -275,6 +275,8 @@ def forgeries(secret):
     yield "duplicate claim", mint_hs256(secret, None, raw_claims=json.dumps(good)[:-1] + ',"tenant_id":"evil"}')
     yield "expired", mint_hs256(secret, std_claims(exp=now - 3600))
     yield "not yet valid", mint_hs256(secret, std_claims(nbf=now + 3600))
+    yield "issued 31 years ahead", mint_hs256(secret, std_claims(iat=now + 31 * 365 * 86400))
+    yield "issued beyond the leeway", mint_hs256(secret, std_claims(iat=now + 120))
     yield "wrong issuer", mint_hs256(secret, std_claims(iss="someone-else"))
     yield "no issuer", mint_hs256(secret, std_claims(iss=None))
     yield "wrong audience", mint_hs256(secret, std_claims(aud="other-api"))

@@ -78,6 +78,15 @@ static void expect_invalid(const char *text, const char *word)
 	event_in_cleanup(&ev);
 }
 
+/* Copies the literal text to out and returns its length (no printf needed). */
+static int text_copy(char *out, const char *text)
+{
+	size_t n = strlen(text);
+
+	memcpy(out, text, n + 1);
+	return (int)n;
+}
+
 static void test_parse_minimal(void **state)
 {
 	struct principal p = one_tenant();
@@ -176,6 +185,118 @@ static void test_parse_nul_in_details(void **state)
 	assert_int_equal(event_parse(j, &p, &ev, msg, sizeof(msg)), EVENT_PARSE_OK);
 	event_in_cleanup(&ev);
 	json_decref(j);
+}
+
+/* An event whose details are the object built by add(i) for i in 0..n-1. */
+static char *event_with(size_t n, const char *(*add)(size_t, char *))
+{
+	size_t cap = n * 64 + 256, len;
+	char *s = malloc(cap), piece[64];
+
+	assert_non_null(s);
+	len = (size_t)snprintf(s, cap, "{\"type\":\"database.query\",\"timestamp\":\"2025-01-15T14:32:18Z\","
+			       "\"details\":{");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s%s", i ? "," : "", add(i, piece));
+	snprintf(s + len, cap - len, "}}");
+	return s;
+}
+
+static const char *key_i(size_t i, char *out)
+{
+	snprintf(out, 64, "\"k%zu\":1", i);
+	return out;
+}
+
+static const char *nested_key_i(size_t i, char *out)
+{
+	snprintf(out, 64, "\"n%zu\":{\"a\":1}", i);
+	return out;
+}
+
+static void expect_text(const char *text, enum event_parse_result want, const char *word)
+{
+	struct principal p = one_tenant();
+	struct event_in ev;
+	char msg[200];
+
+	assert_int_equal(parse(text, &p, &ev, msg), want);
+	if (word != NULL && strstr(msg, word) == NULL)
+		fail_msg("message '%s' does not name '%s'", msg, word);
+	event_in_cleanup(&ev);
+}
+
+/* Each bound of input_limits.h: the limit passes, one more is a 400 naming it. */
+static void test_parse_limits(void **state)
+{
+	char *s, *big;
+	size_t n;
+
+	(void)state;
+	s = event_with(EVENT_DETAILS_KEYS_MAX, key_i);
+	expect_text(s, EVENT_PARSE_OK, NULL);
+	free(s);
+	s = event_with(EVENT_DETAILS_KEYS_MAX + 1, key_i);
+	expect_text(s, EVENT_PARSE_INVALID, "more than 256 keys");
+	free(s);
+	s = event_with(40000, key_i);
+	expect_text(s, EVENT_PARSE_INVALID, "65536");   /* the size is checked first */
+	free(s);
+	/* nested keys count too: 129 objects of one key are 258 keys */
+	s = event_with(EVENT_DETAILS_KEYS_MAX / 2 + 1, nested_key_i);
+	expect_text(s, EVENT_PARSE_INVALID, "more than 256 keys");
+	free(s);
+
+	/* one string: EVENT_STRING_MAX bytes pass, one more is refused */
+	n = EVENT_STRING_MAX + 1;
+	big = malloc(n + 200);
+	assert_non_null(big);
+	{
+		size_t o = (size_t)text_copy(big, "{\"type\":\"database.query\",\"timestamp\":"
+					     "\"2025-01-15T14:32:18Z\",\"details\":{\"query\":\"");
+
+		memset(big + o, 'x', n);
+		text_copy(big + o + n, "\"}}");
+		expect_text(big, EVENT_PARSE_INVALID, "at most 32768");
+		text_copy(big + o + n - 1, "\"}}");
+		expect_text(big, EVENT_PARSE_OK, NULL);
+	}
+	free(big);
+
+	/* the whole event: two strings under the string bound but over 64 KiB together */
+	n = EVENT_STRING_MAX;
+	big = malloc(2 * n + 300);
+	assert_non_null(big);
+	{
+		size_t o = 0;
+
+		o += (size_t)text_copy(big, "{\"type\":\"database.query\",\"timestamp\":\"2025-01-15T14:32:18Z\",\"details\":{\"a\":\"");
+		memset(big + o, 'x', n);
+		o += n;
+		o += (size_t)text_copy(big + o, "\",\"b\":\"");
+		memset(big + o, 'y', n);
+		o += n;
+		text_copy(big + o, "\"}}");
+	}
+	expect_text(big, EVENT_PARSE_INVALID, "at most 65536");
+	free(big);
+
+	/* one large array: refused by the size bound */
+	n = 40000;
+	big = malloc(2 * n + 200);
+	assert_non_null(big);
+	{
+		size_t o = (size_t)text_copy(big, "{\"type\":\"database.query\",\"timestamp\":"
+						     "\"2025-01-15T14:32:18Z\",\"details\":{\"a\":[");
+
+		for (size_t i = 0; i < n; i++) {
+			big[o++] = '1';
+			big[o++] = ',';
+		}
+		text_copy(big + o - 1, "]}}");
+	}
+	expect_text(big, EVENT_PARSE_INVALID, "at most 65536");
+	free(big);
 }
 
 static void test_parse_tenants(void **state)
@@ -350,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_parse_full),
 		cmocka_unit_test(test_parse_invalid),
 		cmocka_unit_test(test_parse_nul_in_details),
+		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_parse_tenants),
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_action_id),

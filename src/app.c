@@ -35,6 +35,7 @@ static const struct {
 	[API_ERR_RATE_LIMITED] = { 429, "rate_limited", "Too many requests." },
 	[API_ERR_INTERNAL] = { 500, "internal_error", "An internal error occurred." },
 	[API_ERR_UNAVAILABLE] = { 503, "service_unavailable", "The service is temporarily unavailable." },
+	[API_ERR_STORAGE_FULL] = { 507, "insufficient_storage", "The store has no space left; nothing was stored." },
 };
 
 int api_err_status(enum api_err e)
@@ -74,6 +75,8 @@ void api_error_response(struct response *res, enum api_err e, const char *msg)
 	http_response_json(res, errors[e].status, body);
 	if (e == API_ERR_UNAUTHORIZED)
 		http_response_header(res, "WWW-Authenticate", "Bearer realm=\"dbaudit\"");
+	if (e == API_ERR_UNAVAILABLE || e == API_ERR_STORAGE_FULL)
+		http_response_header(res, "Retry-After", "%d", e == API_ERR_UNAVAILABLE ? 1 : 30);
 }
 
 enum api_err api_body_object(struct ctx *c, json_t **out)

@@ -1,6 +1,9 @@
 /*
- * store: the document store (MongoDB, or FerretDB in development) behind
- * plain C functions. Only store_*.c include <mongoc.h>. Every function
+ * store: the storage interface. Two engines sit behind it (store_engine.h):
+ * SQLite (store_sqlite*.c, the embedded default) and MongoDB
+ * (store_mongo*.c; FerretDB in development); the configuration chooses
+ * (store = sqlite:PATH or a mongodb:// URI). Only the engine files
+ * include <sqlite3.h> or <mongoc.h>. Every function
  * returns API_OK or an api_err: API_ERR_UNAVAILABLE when the store cannot
  * be reached in time (the caller answers 503), API_ERR_CONFLICT on a
  * duplicate key, API_ERR_NOT_FOUND, API_ERR_INTERNAL otherwise. Library
@@ -29,10 +32,18 @@ enum api_err store_open(const struct config *cfg, struct store **out, const char
 /* Frees s; NULL is a no-op. */
 void store_free(struct store *s);
 
+/* The engine of s: "sqlite" or "mongodb". */
+const char *store_engine_name(const struct store *s);
+
+/* How many store functions s has served (each is at most a few queries):
+ * tests and the bench count the cost of a request with it. */
+uint64_t store_calls(const struct store *s);
+
 /*
  * Drops the connection after a failure (API_ERR_UNAVAILABLE), so that the
- * next call reconnects immediately instead of waiting out libmongoc's 5 s
- * cooldown. Every handle of s stays usable.
+ * next call reconnects immediately (instead of waiting out libmongoc's 5 s
+ * cooldown, or keeping a SQLite handle on a file replaced meanwhile).
+ * Every handle of s stays usable.
  */
 void store_reset(struct store *s);
 

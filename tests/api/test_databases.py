@@ -21,6 +21,8 @@ import uuid
 
 import pytest
 
+from storeutil import engine_of, open_store
+
 pytestmark = pytest.mark.app
 
 PG = ("127.0.0.1", 5432)
@@ -79,15 +81,17 @@ def conf(var_dir):
 
 @pytest.fixture(scope="module")
 def store(conf):
-    pymongo = pytest.importorskip("pymongo")
-    client = pymongo.MongoClient(conf["mongodb_uri"], serverSelectionTimeoutMS=3000,
-                                 directConnection=True)
-    yield client[conf.get("mongodb_database", "dbaudit")]
-    client.close()
+    if engine_of(conf) == "mongodb":
+        pytest.importorskip("pymongo")
+    db, close = open_store(conf)
+    yield db
+    close()
 
 
 @pytest.fixture(scope="module")
 def store_port(conf):
+    if engine_of(conf) != "mongodb":
+        pytest.skip("needs the stack's MongoDB-wire store to probe: runs on the mongodb engine")
     m = re.match(r"mongodb://127\.0\.0\.1:(\d+)/?$", conf["mongodb_uri"])
     if not m:
         pytest.skip("the store is not a local server on 127.0.0.1")

@@ -4,7 +4,7 @@
  * so running it again changes nothing. docs/storage.md lists each index
  * with the queries it serves.
  */
-#include "store_internal.h"
+#include "store_mongo.h"
 
 #include "util/log.h"
 
@@ -74,15 +74,15 @@ static enum api_err create_index(struct store *s, const struct index_spec *ix)
 		BSON_APPEND_BOOL(&spec, "unique", true);
 	bson_append_document_end(&arr, &spec);
 	bson_append_array_end(&cmd, &arr);
-	if (!mongoc_database_write_command_with_opts(s->db, &cmd, NULL, &reply, &err))
-		rc = store_error(&err, "createIndexes");
+	if (!mongoc_database_write_command_with_opts(store_mongo_of(s)->db, &cmd, NULL, &reply, &err))
+		rc = store_mongo_error(&err, "createIndexes");
 	bson_destroy(&reply);
 	bson_destroy(&cmd);
 	bson_destroy(keys);
 	return rc;
 }
 
-enum api_err store_migrate(struct store *s)
+enum api_err store_mongo_migrate(struct store *s)
 {
 	for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
 		enum api_err rc = create_index(s, &indexes[i]);

@@ -209,6 +209,7 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	struct ctx c;
 	enum api_err rc;
 	const char *route_name = "-";
+	uint64_t calls0 = app->store ? store_calls(app->store) : 0;
 
 	memset(&c, 0, sizeof(c));
 	c.app = app;
@@ -261,6 +262,10 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	 */
 	if (rc == API_ERR_UNAVAILABLE)
 		app->store_reset_pending = true;
+	/* Test stacks: what a request cost the store (tests bound it per route). */
+	if (app->cfg->debug_routes && app->store != NULL)
+		http_response_header(res, "X-Store-Calls", "%llu",
+				     (unsigned long long)(store_calls(app->store) - calls0));
 	log_access(req->method, route_name, res->status,
 		   (double)(time_mono_us() - req->started_us) / 1000.0,
 		   c.who ? c.who->id : NULL, c.reason);

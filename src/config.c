@@ -173,9 +173,10 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		if (v != NULL && opt_set(c, &opts[i], v, err, errlen) != 0)
 			return -1;
 	}
-	if (c->store[0] != '\0' && strncmp(c->store, "sqlite:", 7) != 0 &&
+	if (c->store[0] != '\0' && strcmp(c->store, "mongodb") != 0 &&
+	    strncmp(c->store, "sqlite:", 7) != 0 &&
 	    strncmp(c->store, "mongodb://", 10) != 0 && strncmp(c->store, "mongodb+srv://", 14) != 0) {
-		snprintf(err, errlen, "store must be sqlite:PATH or a mongodb:// URI");
+		snprintf(err, errlen, "store must be sqlite:PATH, a mongodb:// URI or mongodb (mongodb_uri)");
 		return -1;
 	}
 	if (strcmp(c->store, "sqlite:") == 0) {

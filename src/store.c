@@ -1,7 +1,7 @@
 /*
  * store: the one entry to storage. store_open chooses the engine from the
  * configuration (store = sqlite:PATH, or a mongodb:// URI; mongodb_uri when
- * store is unset) and every other store_* function dispatches through the
+ * store is unset or "mongodb") and every other store_* function dispatches through the
  * engine's table (store_engine.h). Nothing here knows a storage library.
  */
 #include "store_engine.h"
@@ -14,7 +14,10 @@
 
 enum api_err store_open(const struct config *cfg, struct store **out, const char **why)
 {
-	const char *target = cfg->store != NULL && cfg->store[0] ? cfg->store : cfg->mongodb_uri;
+	const char *target = cfg->store != NULL && cfg->store[0] ? cfg->store : "mongodb";
+
+	if (strcmp(target, "mongodb") == 0)
+		target = cfg->mongodb_uri;
 
 	if (strncmp(target, "sqlite:", 7) == 0)
 		return store_sqlite_engine.open(cfg, target + 7, out, why);

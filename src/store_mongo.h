@@ -31,6 +31,17 @@ struct store_mongo {
 	struct event_counts *event_counts;  /* owned, store_events.c; NULL until used */
 };
 
+/* One index of the MongoDB engine (store_mongo_migrate.c has the table). */
+struct store_mongo_index {
+	const char *collection;
+	const char *name;
+	const char *keys;   /* JSON, in key order */
+	bool unique;
+};
+
+/* The indexes migrate creates (tests check every query shape against them). */
+const struct store_mongo_index *store_mongo_indexes(size_t *n);
+
 /* The engine's handle behind the public one. */
 static inline struct store_mongo *store_mongo_of(struct store *s)
 {

@@ -488,54 +488,36 @@ out:
 enum api_err store_mongo_database_last_event_times(struct store *s, const struct principal *p,
 						  json_t *ids, json_t **out)
 {
-	bson_t q = BSON_INITIALIZER, pipe = BSON_INITIALIZER, st, stage, in, grp, mx;
-	mongoc_cursor_t *cur = NULL;
-	const bson_t *doc;
-	bson_error_t err;
-	json_t *res = json_object();
+	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, in, proj;
+	json_t *docs = NULL, *res = NULL, *d;
 	enum api_err rc = API_ERR_INTERNAL;
-	bool ok;
+	size_t i;
 
-	/* One aggregation for the page: the newest timestamp per database_id
-	 * (tenant_db_ts serves the match; $max is what FerretDB groups by). */
+	/* last_event_at is kept at ingest (store_mongo_event_seq.c): one find
+	 * by _id for the page ($group has no $max on FerretDB). */
 	*out = NULL;
-	ok = res != NULL && store_mongo_append_tenant_filter(&q, p) &&
-	     BSON_APPEND_DOCUMENT_BEGIN(&q, "database_id", &in) &&
-	     store_mongo_json_append(&in, "$in", ids) && bson_append_document_end(&q, &in) &&
-	     BSON_APPEND_ARRAY_BEGIN(&pipe, "pipeline", &st) &&
-	     BSON_APPEND_DOCUMENT_BEGIN(&st, "0", &stage) && BSON_APPEND_DOCUMENT(&stage, "$match", &q) &&
-	     bson_append_document_end(&st, &stage) && BSON_APPEND_DOCUMENT_BEGIN(&st, "1", &stage) &&
-	     BSON_APPEND_DOCUMENT_BEGIN(&stage, "$group", &grp) &&
-	     BSON_APPEND_UTF8(&grp, "_id", "$database_id") &&
-	     BSON_APPEND_DOCUMENT_BEGIN(&grp, "t", &mx) && BSON_APPEND_UTF8(&mx, "$max", "$timestamp") &&
-	     bson_append_document_end(&grp, &mx) && bson_append_document_end(&stage, &grp) &&
-	     bson_append_document_end(&st, &stage) && bson_append_array_end(&pipe, &st);
-	if (!ok)
+	if (!BSON_APPEND_DOCUMENT_BEGIN(&q, "_id", &in) || !store_mongo_json_append(&in, "$in", ids) ||
+	    !bson_append_document_end(&q, &in) || !store_mongo_append_tenant_filter(&q, p) ||
+	    !BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj) ||
+	    !BSON_APPEND_INT32(&proj, "last_event_at", 1) || !bson_append_document_end(&opts, &proj))
 		goto out;
-	cur = mongoc_collection_aggregate(store_mongo_coll(s, EVENTS), MONGOC_QUERY_NONE, &pipe, NULL,
-					  NULL);
-	rc = API_OK;
-	while (rc == API_OK && mongoc_cursor_next(cur, &doc)) {
-		json_t *j = store_mongo_bson_to_json(doc);
-		const char *id = json_string_value(json_object_get(j, "_id"));
-		json_t *t = json_object_get(j, "t");
+	rc = store_mongo_find_json(store_mongo_coll(s, DATABASES), &q, &opts, &docs,
+				   "last event times");
+	if (rc != API_OK)
+		goto out;
+	res = json_object();
+	json_array_foreach(docs, i, d) {
+		const char *id = json_string_value(json_object_get(d, "_id"));
+		json_t *t = json_object_get(d, "last_event_at");
 
-		if (j == NULL)
-			rc = API_ERR_INTERNAL;
-		else if (id != NULL && json_is_string(t))
+		if (res != NULL && id != NULL && json_is_string(t))
 			json_object_set(res, id, t);
-		json_decref(j);
 	}
-	if (rc == API_OK && mongoc_cursor_error(cur, &err))
-		rc = store_mongo_error(&err, "last event times");
-	if (rc == API_OK) {
-		*out = res;
-		res = NULL;
-	}
+	*out = res;
+	rc = res ? API_OK : API_ERR_INTERNAL;
 out:
-	json_decref(res);
-	mongoc_cursor_destroy(cur);
-	bson_destroy(&pipe);
+	json_decref(docs);
+	bson_destroy(&opts);
 	bson_destroy(&q);
 	return rc;
 }

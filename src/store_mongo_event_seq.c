@@ -423,6 +423,58 @@ out:
 	return rc;
 }
 
+/*
+ * Keeps databases.last_event_at: per database of the stored events, their
+ * newest timestamp, where it is newer than the recorded one (the databases
+ * list reads it with the records: issue 9). A failure here leaves the
+ * events stored; it is logged, not reported.
+ */
+static void last_event_record(struct store *s, const struct event_in *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bson_t q = BSON_INITIALIZER, u = BSON_INITIALIZER, or, a, b, lt, ex, set;
+		bson_error_t err;
+		int64_t t = ev[i].timestamp_ms;
+		bool first = true;
+
+		if (ev[i].duplicate || ev[i].database_id == NULL)
+			continue;
+		for (size_t j = 0; j < n && first; j++) {
+			if (j == i || ev[j].duplicate || ev[j].database_id == NULL ||
+			    strcmp(ev[j].database_id, ev[i].database_id) != 0)
+				continue;
+			if (j < i)
+				first = false; /* done with that database */
+			else if (ev[j].timestamp_ms > t)
+				t = ev[j].timestamp_ms;
+		}
+		if (!first)
+			continue;
+		BSON_APPEND_UTF8(&q, "_id", ev[i].database_id);
+		BSON_APPEND_UTF8(&q, "tenant_id", ev[i].tenant);
+		BSON_APPEND_ARRAY_BEGIN(&q, "$or", &or);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &a);
+		BSON_APPEND_DOCUMENT_BEGIN(&a, "last_event_at", &lt);
+		BSON_APPEND_DATE_TIME(&lt, "$lt", t);
+		bson_append_document_end(&a, &lt);
+		bson_append_document_end(&or, &a);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &b);
+		BSON_APPEND_DOCUMENT_BEGIN(&b, "last_event_at", &ex);
+		BSON_APPEND_BOOL(&ex, "$exists", false);
+		bson_append_document_end(&b, &ex);
+		bson_append_document_end(&or, &b);
+		bson_append_array_end(&q, &or);
+		BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
+		BSON_APPEND_DATE_TIME(&set, "last_event_at", t);
+		bson_append_document_end(&u, &set);
+		if (!mongoc_collection_update_one(store_mongo_coll(s, "databases"), &q, &u, NULL, NULL,
+						  &err))
+			store_mongo_error(&err, "last event record");
+		bson_destroy(&u);
+		bson_destroy(&q);
+	}
+}
+
 enum api_err store_mongo_events_insert(struct store *s, struct event_in *ev, size_t n,
 				 int64_t now_ms, int64_t lease_ms)
 {
@@ -484,6 +536,8 @@ enum api_err store_mongo_events_insert(struct store *s, struct event_in *ev, siz
 		else if (rc == API_OK && lost)
 			rc = API_ERR_UNAVAILABLE;
 	}
+	if (rc == API_OK)
+		last_event_record(s, ev, n);
 out:
 	for (size_t j = 0; docs != NULL && j < m; j++)
 		bson_destroy(docs[j]);

@@ -68,6 +68,7 @@ def stack_env(var_dir, build_dir):
         "DBAUDIT_TEST_HTTP_PORT": "DBAUDIT_HTTP_PORT",
         "DBAUDIT_TEST_STORE_PORT": "DBAUDIT_STORE_PORT",
         "DBAUDIT_TEST_NGINX_RATE": "DBAUDIT_NGINX_RATE",
+        "DBAUDIT_TEST_ENGINE": "DBAUDIT_STORE",
     }
     for src, dst in mapping.items():
         if os.environ.get(src):

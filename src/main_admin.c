@@ -11,6 +11,7 @@
  *   dbaudit-admin [--config FILE] crypto generate-key
  *   dbaudit-admin [--config FILE] crypto rotate
  *   dbaudit-admin [--config FILE] crypto check
+ *   dbaudit-admin [--config FILE] backup FILE       (SQLite: online, consistent)
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
  */
@@ -355,7 +356,8 @@ static int usage(void)
 		"                     [--name NAME] [--plan free|pro|enterprise] [--expires-in DAYS|Ns|Nm|Nh]\n"
 		"       dbaudit-admin [--config FILE] key list [--tenant T]\n"
 		"       dbaudit-admin [--config FILE] key revoke KEY_ID\n"
-		"       dbaudit-admin [--config FILE] crypto generate-key | rotate | check\n");
+		"       dbaudit-admin [--config FILE] crypto generate-key | rotate | check\n"
+		"       dbaudit-admin [--config FILE] backup FILE\n");
 	return 1;
 }
 
@@ -402,6 +404,16 @@ int main(int argc, char **argv)
 			rc = cmd_key_revoke(&ad, argc - i - 2, argv + i + 2);
 		else
 			rc = usage();
+	} else if (strcmp(argv[i], "backup") == 0 && i + 2 == argc) {
+		enum api_err e = store_backup(ad.store, argv[i + 1]);
+
+		if (e == API_ERR_INVALID_PARAMETER)
+			rc = fail("backup: the %s engine has no online backup (use mongodump)",
+				  store_engine_name(ad.store));
+		else if (e == API_ERR_CONFLICT)
+			rc = fail("backup: %s exists or cannot be created", argv[i + 1]);
+		else
+			rc = e == API_OK ? 0 : store_fail(e, "backup");
 	} else if (strcmp(argv[i], "crypto") == 0) {
 		rc = cmd_crypto(&ad, argc - i - 1, argv + i + 1);
 	} else {

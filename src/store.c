@@ -67,6 +67,12 @@ enum api_err store_migrate(struct store *s)
 	return s->engine->migrate(s);
 }
 
+enum api_err store_backup(struct store *s, const char *path)
+{
+	store_count_call(s);
+	return s->engine->backup(s, path);
+}
+
 enum api_err store_key_insert(struct store *s, const struct key_record *k)
 {
 	store_count_call(s);

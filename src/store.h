@@ -53,6 +53,14 @@ enum api_err store_ping(struct store *s);
 /* Creates collections and indexes; idempotent. */
 enum api_err store_migrate(struct store *s);
 
+/*
+ * Writes a consistent copy of the whole store to the new file path (mode
+ * 0600) while the store stays in use: SQLite's online backup of one read
+ * snapshot. API_ERR_INVALID_PARAMETER on engines without one (MongoDB:
+ * use mongodump, or dbaudit-admin export).
+ */
+enum api_err store_backup(struct store *s, const char *path);
+
 /* An API key as stored: never the key itself, only its SHA-256. */
 struct key_record {
 	char key_id[24];        /* "key_<16 hex>" */

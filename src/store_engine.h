@@ -34,6 +34,7 @@ struct store_engine {
 	void (*reset)(struct store *s);
 	enum api_err (*ping)(struct store *s);
 	enum api_err (*migrate)(struct store *s);
+	enum api_err (*backup)(struct store *s, const char *path);
 
 	enum api_err (*key_insert)(struct store *s, const struct key_record *k);
 	enum api_err (*key_get)(struct store *s, const char *key_id, struct key_record *out);

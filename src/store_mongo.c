@@ -380,6 +380,7 @@ const struct store_engine store_mongo_engine = {
 	.reset = store_mongo_reset,
 	.ping = store_mongo_ping,
 	.migrate = store_mongo_migrate,
+	.backup = store_mongo_backup,
 	.key_insert = store_mongo_key_insert,
 	.key_get = store_mongo_key_get,
 	.key_list = store_mongo_key_list,

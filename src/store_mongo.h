@@ -125,6 +125,7 @@ void store_mongo_free(struct store *s);
 void store_mongo_reset(struct store *s);
 enum api_err store_mongo_ping(struct store *s);
 enum api_err store_mongo_migrate(struct store *s);
+enum api_err store_mongo_backup(struct store *s, const char *path);
 enum api_err store_mongo_key_insert(struct store *s, const struct key_record *k);
 enum api_err store_mongo_key_get(struct store *s, const char *key_id, struct key_record *out);
 enum api_err store_mongo_key_list(struct store *s, const char *tenant,

@@ -97,3 +97,10 @@ const struct store_mongo_index *store_mongo_indexes(size_t *n)
 	*n = sizeof(indexes) / sizeof(indexes[0]);
 	return indexes;
 }
+
+enum api_err store_mongo_backup(struct store *s, const char *path)
+{
+	(void)s;
+	(void)path;
+	return API_ERR_INVALID_PARAMETER; /* mongodump, or dbaudit-admin export */
+}

@@ -11,6 +11,7 @@
 #include "store_sqlite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -490,6 +491,48 @@ enum api_err store_sqlite_migrate(struct store *s)
 	return rc == SQLITE_OK ? API_OK : sq_error(s, rc, "migrate");
 }
 
+enum api_err store_sqlite_backup(struct store *s, const char *path)
+{
+	sqlite3 *src, *dst = NULL;
+	sqlite3_backup *b;
+	enum api_err e = sq_db(s, &src);
+	mode_t old;
+	int rc, fd;
+
+	if (e != API_OK)
+		return e;
+	/* A new file only, 0600 from the start. */
+	old = umask(077);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	umask(old);
+	if (fd < 0) {
+		log_msg(LOG_ERROR, "store: backup: cannot create %s: %s", path, strerror(errno));
+		return API_ERR_CONFLICT;
+	}
+	close(fd);
+	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK) {
+		/* One step: the whole copy is one read snapshot of the source
+		 * (writers go on in the WAL meanwhile), so it is consistent. */
+		b = sqlite3_backup_init(dst, "main", src, "main");
+		if (b == NULL) {
+			rc = sqlite3_errcode(dst);
+		} else {
+			rc = sqlite3_backup_step(b, -1);
+			sqlite3_backup_finish(b);
+			rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		}
+	}
+	if (rc == SQLITE_OK)
+		rc = exec_plain(dst, "PRAGMA journal_mode = DELETE");
+	sqlite3_close_v2(dst);
+	if (rc != SQLITE_OK) {
+		unlink(path);
+		return sq_error(s, rc, "backup");
+	}
+	return API_OK;
+}
+
 /* ---------------------------------------------------------------- keys */
 
 static json_t *key_to_json(const struct key_record *k)
@@ -661,6 +704,7 @@ const struct store_engine store_sqlite_engine = {
 	.reset = store_sqlite_reset,
 	.ping = store_sqlite_ping,
 	.migrate = store_sqlite_migrate,
+	.backup = store_sqlite_backup,
 	.key_insert = store_sqlite_key_insert,
 	.key_get = store_sqlite_key_get,
 	.key_list = store_sqlite_key_list,

@@ -104,6 +104,7 @@ void store_sqlite_free(struct store *s);
 void store_sqlite_reset(struct store *s);
 enum api_err store_sqlite_ping(struct store *s);
 enum api_err store_sqlite_migrate(struct store *s);
+enum api_err store_sqlite_backup(struct store *s, const char *path);
 enum api_err store_sqlite_key_insert(struct store *s, const struct key_record *k);
 enum api_err store_sqlite_key_get(struct store *s, const char *key_id, struct key_record *out);
 enum api_err store_sqlite_key_list(struct store *s, const char *tenant,

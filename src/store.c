@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "util/timeutil.h"
 
 enum api_err store_open(const struct config *cfg, struct store **out, const char **why)
 {
@@ -325,4 +326,79 @@ enum api_err store_database_replace_secrets(struct store *s, const char *id, jso
 {
 	store_count_call(s);
 	return s->engine->database_replace_secrets(s, id, old, secrets);
+}
+
+enum api_err store_events_scan(struct store *s, const char *tenant, int64_t after, int64_t limit,
+			       json_t **items)
+{
+	store_count_call(s);
+	return s->engine->events_scan(s, tenant, after, limit, items);
+}
+
+/* An event_in of a stored document (pointers borrowed from doc); -1 if it is not one. */
+static int event_from_stored(json_t *doc, struct event_in *e, int64_t *processed_ms)
+{
+	const char *id = json_string_value(json_object_get(doc, "_id"));
+	const char *xid = json_string_value(json_object_get(doc, "xid"));
+	const char *ts = json_string_value(json_object_get(doc, "timestamp"));
+	const char *at = json_string_value(json_object_get(doc, "processed_at"));
+	const char *dbname = json_string_value(json_object_get(doc, "database_name"));
+	const char *aid = json_string_value(json_object_get(doc, "aid"));
+	int t = event_type_index(json_string_value(json_object_get(doc, "type")) ?: "");
+
+	memset(e, 0, sizeof(*e));
+	if (id == NULL || !event_id_valid(id) || t < 0 || ts == NULL ||
+	    time_parse_rfc3339(ts, &e->timestamp_ms) != 0 ||
+	    !json_is_integer(json_object_get(doc, "seq")) ||
+	    json_string_value(json_object_get(doc, "tenant_id")) == NULL ||
+	    !event_severity_valid(json_string_value(json_object_get(doc, "severity")) ?: ""))
+		return -1;
+	*processed_ms = 0;
+	if (at == NULL || time_parse_rfc3339(at, processed_ms) != 0)
+		*processed_ms = time_now_ms();
+	e->type = event_types[t].name;
+	e->severity = json_string_value(json_object_get(doc, "severity"));
+	e->tenant = json_string_value(json_object_get(doc, "tenant_id"));
+	e->database_id = json_string_value(json_object_get(doc, "database_id"));
+	e->external_id = json_string_value(json_object_get(doc, "external_id"));
+	e->details = json_object_get(doc, "details");
+	e->context = json_object_get(doc, "context");
+	e->related = json_object_get(doc, "related_events");
+	e->succeeded = !json_is_false(json_object_get(doc, "ok"));
+	e->seq = json_integer_value(json_object_get(doc, "seq"));
+	if (e->details == NULL || !json_is_object(e->details))
+		return -1;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->xid, sizeof(e->xid), "%s", xid ? xid : id);
+	snprintf(e->database_name, sizeof(e->database_name), "%s", dbname ? dbname : "");
+	snprintf(e->action_id, sizeof(e->action_id), "%s", aid ? aid : "");
+	return 0;
+}
+
+enum api_err store_events_import(struct store *s, json_t *docs)
+{
+	size_t n = json_array_size(docs);
+	struct event_in *ev = calloc(n ? n : 1, sizeof(*ev));
+	int64_t *at = calloc(n ? n : 1, sizeof(*at));
+	enum api_err rc = ev && at ? API_OK : API_ERR_INTERNAL;
+
+	for (size_t i = 0; rc == API_OK && i < n; i++)
+		if (event_from_stored(json_array_get(docs, i), &ev[i], &at[i]) != 0)
+			rc = API_ERR_INVALID_PARAMETER;
+	if (rc == API_OK) {
+		store_count_call(s);
+		rc = s->engine->events_import(s, ev, at, n);
+	}
+	free(ev);
+	free(at);
+	return rc;
+}
+
+enum api_err store_database_import(struct store *s, json_t *rec)
+{
+	if (!json_is_string(json_object_get(rec, "_id")) ||
+	    !json_is_string(json_object_get(rec, "tenant_id")))
+		return API_ERR_INVALID_PARAMETER;
+	store_count_call(s);
+	return s->engine->database_import(s, rec);
 }

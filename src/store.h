@@ -185,6 +185,26 @@ enum api_err store_events_allocated(struct store *s, int64_t *seq);
  */
 enum api_err store_events_invalidate(struct store *s);
 
+/* ---------------------------------------------------------------- moving a deployment
+ * dbaudit-admin export / import (docs/operations.md).
+ */
+
+/*
+ * Stored events of tenant (every tenant when NULL) with seq > after, in
+ * commit order, at most limit, as stored documents (a new array).
+ */
+enum api_err store_events_scan(struct store *s, const char *tenant, int64_t after,
+			       int64_t limit, json_t **items);
+
+/*
+ * Stores exported event documents (docs, an array) with their ids, commit
+ * sequences and processed_at, in one write: an event already stored with
+ * the same id and sequence is skipped (an import can be run again);
+ * API_ERR_CONFLICT when a sequence or id is taken by another event (import
+ * into a store that has events of its own).
+ */
+enum api_err store_events_import(struct store *s, json_t *docs);
+
 /* Drops the block and range records the watermark has passed. */
 enum api_err store_events_gc(struct store *s);
 

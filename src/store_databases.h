@@ -136,6 +136,12 @@ enum api_err store_database_foreach(struct store *s,
 				    enum api_err (*cb)(json_t *rec, void *arg), void *arg);
 
 /*
+ * Stores an exported record as it is (its id, tenant, sealed secrets and
+ * dates); a record already stored with that id is left as it is.
+ */
+enum api_err store_database_import(struct store *s, json_t *rec);
+
+/*
  * Replaces the sealed secrets of record id with secrets (an object by
  * name), only if each secret of old still has the ciphertext it had
  * (an update in between wins): API_ERR_NOT_FOUND otherwise.

@@ -60,6 +60,10 @@ struct store_engine {
 	enum api_err (*events_allocated)(struct store *s, int64_t *seq);
 	enum api_err (*events_invalidate)(struct store *s);
 	enum api_err (*events_gc)(struct store *s);
+	enum api_err (*events_scan)(struct store *s, const char *tenant, int64_t after,
+				    int64_t limit, json_t **items);
+	enum api_err (*events_import)(struct store *s, struct event_in *ev,
+				      const int64_t *processed_ms, size_t n);
 	enum api_err (*events_get)(struct store *s, const struct principal *p, const char *id,
 				   json_t **doc);
 	enum api_err (*events_session)(struct store *s, const struct principal *p, const char *id,
@@ -97,6 +101,7 @@ struct store_engine {
 	enum api_err (*database_mark_stale)(struct store *s, int64_t before_ms, int64_t *n);
 	enum api_err (*database_foreach)(struct store *s,
 					 enum api_err (*cb)(json_t *rec, void *arg), void *arg);
+	enum api_err (*database_import)(struct store *s, json_t *rec);
 	enum api_err (*database_replace_secrets)(struct store *s, const char *id, json_t *old,
 						 json_t *secrets);
 };

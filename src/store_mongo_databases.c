@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define DATABASES "databases"
 #define EVENTS "events"
@@ -587,5 +588,68 @@ enum api_err store_mongo_database_replace_secrets(struct store *s, const char *i
 		rc = modify(s, &q, &u, "secret re-encryption", NULL);
 	bson_destroy(&u);
 	bson_destroy(&q);
+	return rc;
+}
+
+/* Appends the members of o to b, as BSON dates where the dotted path is one of dates. */
+static bool append_with_dates(bson_t *b, json_t *o, const char *prefix)
+{
+	static const char *const dates[] = { "created_at", "updated_at", "last_event_at",
+		"heartbeat.received_at", "last_test.at" };
+	const char *k;
+	json_t *v;
+	bool ok = true;
+
+	json_object_foreach(o, k, v) {
+		char path[128];
+		bool date = false;
+		int64_t ms = 0;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", k);
+		for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++)
+			date |= strcmp(path, dates[i]) == 0;
+		if (date && json_is_string(v) && time_parse_rfc3339(json_string_value(v), &ms) == 0) {
+			ok = ok && BSON_APPEND_DATE_TIME(b, k, ms);
+		} else if (json_is_object(v) && prefix[0] == '\0' &&
+			   (strcmp(k, "heartbeat") == 0 || strcmp(k, "last_test") == 0)) {
+			bson_t child;
+
+			ok = ok && BSON_APPEND_DOCUMENT_BEGIN(b, k, &child) &&
+			     append_with_dates(&child, v, k) && bson_append_document_end(b, &child);
+		} else {
+			ok = ok && store_mongo_json_append(b, k, v);
+		}
+	}
+	return ok;
+}
+
+enum api_err store_mongo_database_import(struct store *s, json_t *rec)
+{
+	bson_t doc = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_error_t err;
+	enum api_err rc = API_ERR_INTERNAL;
+
+	if (append_with_dates(&doc, rec, "") && store_mongo_append_write_concern(s, &opts)) {
+		rc = API_OK;
+		if (!mongoc_collection_insert_one(store_mongo_coll(s, DATABASES), &doc, &opts, NULL,
+						  &err))
+			rc = store_mongo_error(&err, "database import");
+	}
+	if (rc == API_ERR_CONFLICT) {
+		bson_t q = BSON_INITIALIZER, have;
+		bool found = false;
+
+		/* the same record from an earlier run: keep it */
+		BSON_APPEND_UTF8(&q, "_id", json_string_value(json_object_get(rec, "_id")));
+		rc = store_mongo_find_one(store_mongo_coll(s, DATABASES), &q, NULL, &have, &found,
+					  "database import");
+		if (found)
+			bson_destroy(&have);
+		else if (rc == API_OK)
+			rc = API_ERR_CONFLICT;
+		bson_destroy(&q);
+	}
+	bson_destroy(&opts);
+	bson_destroy(&doc);
 	return rc;
 }

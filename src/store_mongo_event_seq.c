@@ -704,3 +704,105 @@ enum api_err store_mongo_events_gc(struct store *s)
 	bson_destroy(&q);
 	return rc;
 }
+
+/* ---------------------------------------------------------------- export, import */
+
+enum api_err store_mongo_events_scan(struct store *s, const char *tenant, int64_t after,
+				     int64_t limit, json_t **items)
+{
+	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, gt, ne, sort;
+	enum api_err rc;
+
+	if (tenant != NULL)
+		BSON_APPEND_UTF8(&q, "tenant_id", tenant);
+	BSON_APPEND_DOCUMENT_BEGIN(&q, "seq", &gt);
+	BSON_APPEND_INT64(&gt, "$gt", after);
+	bson_append_document_end(&q, &gt);
+	BSON_APPEND_DOCUMENT_BEGIN(&q, "tomb", &ne);
+	BSON_APPEND_BOOL(&ne, "$ne", true);
+	bson_append_document_end(&q, &ne);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "seq", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	rc = store_mongo_find_json(store_mongo_coll(s, EVENTS), &q, &opts, items, "event export");
+	bson_destroy(&opts);
+	bson_destroy(&q);
+	return rc;
+}
+
+/* Whether events holds id with sequence seq. */
+static enum api_err same_event(struct store *s, const char *id, int64_t seq, bool *same)
+{
+	bson_t q = BSON_INITIALIZER, doc;
+	enum api_err rc;
+
+	BSON_APPEND_UTF8(&q, "_id", id);
+	BSON_APPEND_INT64(&q, "seq", seq);
+	rc = store_mongo_find_one(store_mongo_coll(s, EVENTS), &q, NULL, &doc, same, "event import");
+	if (*same)
+		bson_destroy(&doc);
+	bson_destroy(&q);
+	return rc;
+}
+
+enum api_err store_mongo_events_import(struct store *s, struct event_in *ev,
+				       const int64_t *processed_ms, size_t n)
+{
+	bson_t **docs = calloc(n ? n : 1, sizeof(*docs));
+	int32_t *failed = calloc(n ? n : 1, sizeof(*failed));
+	enum write_outcome outcome;
+	int64_t kmax = -1, k;
+	enum api_err rc = docs && failed ? API_OK : API_ERR_INTERNAL;
+
+	for (size_t i = 0; rc == API_OK && i < n; i++) {
+		docs[i] = bson_new();
+		if (!event_to_bson(&ev[i], processed_ms[i], docs[i]))
+			rc = API_ERR_INTERNAL;
+		if (ev[i].seq / SEQ_BLOCK > kmax)
+			kmax = ev[i].seq / SEQ_BLOCK;
+	}
+	if (rc == API_OK && n > 0)
+		rc = insert_many(s, docs, n, failed, &outcome, "event import");
+	for (size_t i = 0; rc == API_OK && i < n; i++) {
+		bool same = false;
+
+		if (failed[i] == 0)
+			continue;
+		rc = failed[i] == 11000 ? same_event(s, ev[i].id, ev[i].seq, &same) : API_ERR_INTERNAL;
+		if (rc == API_OK && !same) {
+			log_msg(LOG_ERROR, "store: import: event %s or its sequence %" PRId64
+				" is taken by another event", ev[i].id, ev[i].seq);
+			rc = API_ERR_CONFLICT;
+		}
+	}
+	/*
+	 * Every block up to the batch's is decided now: record them (from the
+	 * first unrecorded one, so gaps between batches are covered) and their
+	 * allocation, so that the watermark passes them and new batches are
+	 * numbered above.
+	 */
+	if (rc == API_OK && kmax >= 0)
+		rc = edge_k(s, RANGES, -1, &k);
+	for (k = k + 1; rc == API_OK && kmax >= 0 && k <= kmax; k++) {
+		bson_t doc = BSON_INITIALIZER;
+		char key[24];
+		bool dup;
+
+		key_of(k, key, sizeof(key));
+		BSON_APPEND_UTF8(&doc, "_id", key);
+		BSON_APPEND_INT64(&doc, "k", k);
+		BSON_APPEND_INT64(&doc, "n", 0);
+		BSON_APPEND_DATE_TIME(&doc, "at", time_now_ms());
+		rc = insert_unique(s, BLOCKS, &doc, &dup, "event import block");
+		bson_destroy(&doc);
+		if (rc == API_OK)
+			rc = range_record(s, k);
+	}
+	for (size_t i = 0; docs != NULL && i < n; i++)
+		if (docs[i] != NULL)
+			bson_destroy(docs[i]);
+	free(docs);
+	free(failed);
+	return rc;
+}

@@ -128,6 +128,11 @@ enum api_err store_sqlite_events_allocate(struct store *s, int64_t n, int64_t *l
 enum api_err store_sqlite_events_allocated(struct store *s, int64_t *seq);
 enum api_err store_sqlite_events_invalidate(struct store *s);
 enum api_err store_sqlite_events_gc(struct store *s);
+enum api_err store_sqlite_events_scan(struct store *s, const char *tenant, int64_t after,
+				int64_t limit, json_t **items);
+enum api_err store_sqlite_events_import(struct store *s, struct event_in *ev,
+				  const int64_t *processed_ms, size_t n);
+enum api_err store_sqlite_database_import(struct store *s, json_t *rec);
 enum api_err store_sqlite_events_get(struct store *s, const struct principal *p, const char *id,
 				     json_t **doc);
 enum api_err store_sqlite_events_session(struct store *s, const struct principal *p, const char *id,

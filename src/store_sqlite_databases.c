@@ -511,3 +511,33 @@ enum api_err store_sqlite_database_replace_secrets(struct store *s, const char *
 
 	return modify(s, NULL, NULL, id, apply_secrets, &a, "secret re-encryption", NULL);
 }
+
+enum api_err store_sqlite_database_import(struct store *s, json_t *rec)
+{
+	const char *created = json_string_value(json_object_get(rec, "created_at"));
+	int64_t created_ms = 0;
+	enum api_err e;
+
+	if (created != NULL)
+		time_parse_rfc3339(created, &created_ms);
+	if ((e = sq_begin(s)) != API_OK)
+		return e;
+	e = row_write(s, rec, created_ms, true, "database import");
+	if (e == API_ERR_CONFLICT) {
+		json_t *have = NULL;
+		struct sq_query q;
+
+		/* the same record from an earlier run: keep it */
+		sq_init(&q, "SELECT doc FROM databases WHERE id = ?");
+		sq_str(&q, json_string_value(json_object_get(rec, "_id")));
+		e = sq_doc(s, &q, &have, "database import");
+		if (e == API_ERR_NOT_FOUND)
+			e = API_ERR_CONFLICT;
+		json_decref(have);
+	}
+	if (e == API_OK)
+		e = sq_commit(s);
+	else
+		sq_rollback(s);
+	return e;
+}

@@ -725,3 +725,69 @@ out:
 	json_decref(found);
 	return e;
 }
+
+/* ---------------------------------------------------------------- export, import */
+
+enum api_err store_sqlite_events_scan(struct store *s, const char *tenant, int64_t after,
+				      int64_t limit, json_t **items)
+{
+	struct sq_query q;
+
+	sq_init(&q, "SELECT doc FROM events WHERE seq > ?");
+	sq_int(&q, after);
+	if (tenant != NULL) {
+		sq_add(&q, " AND tenant = ?");
+		sq_str(&q, tenant);
+	}
+	sq_add(&q, " ORDER BY seq LIMIT ?");
+	sq_int(&q, limit);
+	return sq_docs(s, &q, items, "event export");
+}
+
+enum api_err store_sqlite_events_import(struct store *s, struct event_in *ev,
+					const int64_t *processed_ms, size_t n)
+{
+	sqlite3 *db;
+	sqlite3_stmt *ins = NULL, *fts = NULL;
+	struct sq_query q;
+	enum api_err e;
+	int rc = SQLITE_OK;
+
+	if ((e = sq_db(s, &db)) != API_OK || (e = sq_begin(s)) != API_OK)
+		return e;
+	rc = sqlite3_prepare_v2(db, "INSERT INTO events (seq, id, tenant, external_id, type, severity,"
+				" database_id, database_name, user, source_ip, session_id, aid, ok, ts,"
+				" doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+				" ON CONFLICT DO NOTHING", -1, &ins, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "INSERT INTO events_fts (rowid, query, user, dbuser, dbname,"
+					" schema_name, object_name, app, host, ip)"
+					" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &fts, NULL);
+	for (size_t i = 0; rc == SQLITE_OK && e == API_OK && i < n; i++) {
+		bool stored;
+		int64_t same = 0;
+
+		rc = insert_one(db, ins, fts, &ev[i], processed_ms[i], &stored);
+		if (rc != SQLITE_OK || stored)
+			continue;
+		/* Not stored: the same event from an earlier run, or a clash. */
+		sq_init(&q, "SELECT count(*) FROM events WHERE seq = ? AND id = ?");
+		sq_int(&q, ev[i].seq);
+		sq_str(&q, ev[i].id);
+		e = sq_int64(s, &q, &same, "event import");
+		if (e == API_OK && same == 0) {
+			log_msg(LOG_ERROR, "store: import: event %s or its sequence %lld is taken by"
+				" another event", ev[i].id, (long long)ev[i].seq);
+			e = API_ERR_CONFLICT;
+		}
+	}
+	sqlite3_finalize(ins);
+	sqlite3_finalize(fts);
+	if (rc != SQLITE_OK)
+		e = sq_error(s, rc, "event import");
+	if (e != API_OK) {
+		sq_rollback(s);
+		return e;
+	}
+	return sq_commit(s);
+}

@@ -534,12 +534,16 @@ def test_list_costs_a_bounded_number_of_store_calls(call, make_key, dbs):
     key = make_key("dbt-calls-" + uniq(), "all")
 
     def cost():
-        call("GET", "/v1/databases?per_page=100", key)  # the key is cached after this
-        r = call("GET", "/v1/databases?per_page=100", key)
-        assert r.status_code == 200, r.text
-        if "X-Store-Calls" not in r.headers:
-            pytest.skip("the stack does not report store calls (debug routes are off)")
-        return int(r.headers["X-Store-Calls"]), len(r.json()["data"])
+        # The fewest over several requests: a worker that has not cached
+        # the key yet adds its lookup (auth, not the list).
+        calls = []
+        for _ in range(8):
+            r = call("GET", "/v1/databases?per_page=100", key)
+            assert r.status_code == 200, r.text
+            if "X-Store-Calls" not in r.headers:
+                pytest.skip("the stack does not report store calls (debug routes are off)")
+            calls.append(int(r.headers["X-Store-Calls"]))
+        return min(calls), len(r.json()["data"])
 
     dbs(key=key, database=other_db())
     one, n1 = cost()
@@ -547,7 +551,7 @@ def test_list_costs_a_bounded_number_of_store_calls(call, make_key, dbs):
         dbs(key=key, database=other_db(f"c{i}_{uniq()}"))
     many, n40 = cost()
     assert (n1, n40) == (1, 40)
-    assert many == one <= 3
+    assert many == one <= 2
 
 
 # ------------------------------------------------------ stats and heartbeat

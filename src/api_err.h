@@ -19,7 +19,8 @@ enum api_err {
 	API_ERR_UNPROCESSABLE,      /* 422 */
 	API_ERR_RATE_LIMITED,       /* 429 */
 	API_ERR_INTERNAL,           /* 500 */
-	API_ERR_UNAVAILABLE,        /* 503 */
+	API_ERR_UNAVAILABLE,        /* 503, with Retry-After */
+	API_ERR_STORAGE_FULL,       /* 507: the store's disk is full; with Retry-After */
 	API_ERR__COUNT
 };
 

@@ -35,6 +35,7 @@ static const struct {
 	[API_ERR_RATE_LIMITED] = { 429, "rate_limited", "Too many requests." },
 	[API_ERR_INTERNAL] = { 500, "internal_error", "An internal error occurred." },
 	[API_ERR_UNAVAILABLE] = { 503, "service_unavailable", "The service is temporarily unavailable." },
+	[API_ERR_STORAGE_FULL] = { 507, "insufficient_storage", "The store has no space left; nothing was stored." },
 };
 
 int api_err_status(enum api_err e)
@@ -74,6 +75,8 @@ void api_error_response(struct response *res, enum api_err e, const char *msg)
 	http_response_json(res, errors[e].status, body);
 	if (e == API_ERR_UNAUTHORIZED)
 		http_response_header(res, "WWW-Authenticate", "Bearer realm=\"dbaudit\"");
+	if (e == API_ERR_UNAVAILABLE || e == API_ERR_STORAGE_FULL)
+		http_response_header(res, "Retry-After", "%d", e == API_ERR_UNAVAILABLE ? 1 : 30);
 }
 
 enum api_err api_body_object(struct ctx *c, json_t **out)
@@ -206,6 +209,7 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	struct ctx c;
 	enum api_err rc;
 	const char *route_name = "-";
+	uint64_t calls0 = app->store ? store_calls(app->store) : 0;
 
 	memset(&c, 0, sizeof(c));
 	c.app = app;
@@ -258,6 +262,10 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	 */
 	if (rc == API_ERR_UNAVAILABLE)
 		app->store_reset_pending = true;
+	/* Test stacks: what a request cost the store (tests bound it per route). */
+	if (app->cfg->debug_routes && app->store != NULL)
+		http_response_header(res, "X-Store-Calls", "%llu",
+				     (unsigned long long)(store_calls(app->store) - calls0));
 	log_access(req->method, route_name, res->status,
 		   (double)(time_mono_us() - req->started_us) / 1000.0,
 		   c.who ? c.who->id : NULL, c.reason);

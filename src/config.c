@@ -25,6 +25,8 @@ struct opt {
 #define BOOL(n, d) { #n, OPT_BOOL, offsetof(struct config, n), d, 0, 1 }
 
 static const struct opt opts[] = {
+	STR(store, ""),
+	STR(sqlite_synchronous, "full"),
 	STR(mongodb_uri, "mongodb://127.0.0.1:27017/"),
 	STR(mongodb_database, "dbaudit"),
 	STR(write_concern, "majority"),
@@ -172,6 +174,21 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		v = getenv(env);
 		if (v != NULL && opt_set(c, &opts[i], v, err, errlen) != 0)
 			return -1;
+	}
+	if (c->store[0] != '\0' && strcmp(c->store, "mongodb") != 0 &&
+	    strncmp(c->store, "sqlite:", 7) != 0 &&
+	    strncmp(c->store, "mongodb://", 10) != 0 && strncmp(c->store, "mongodb+srv://", 14) != 0) {
+		snprintf(err, errlen, "store must be sqlite:PATH, a mongodb:// URI or mongodb (mongodb_uri)");
+		return -1;
+	}
+	if (strcmp(c->store, "sqlite:") == 0) {
+		snprintf(err, errlen, "store = sqlite: needs the path of the database file");
+		return -1;
+	}
+	if (strcmp(c->sqlite_synchronous, "full") != 0 && strcmp(c->sqlite_synchronous, "normal") != 0 &&
+	    strcmp(c->sqlite_synchronous, "extra") != 0) {
+		snprintf(err, errlen, "sqlite_synchronous must be full, extra or normal");
+		return -1;
 	}
 	/* A writer must be done (or failed) long before its sequences are claimed. */
 	if (c->cursor_gap_lease_ms < 2 * c->store_timeout_ms) {

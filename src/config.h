@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 struct config {
+	char *store;                  /* "sqlite:PATH" or a mongodb:// URI; "": mongodb_uri */
+	char *sqlite_synchronous;     /* PRAGMA synchronous of the SQLite engine: full, normal, extra */
 	char *mongodb_uri;
 	char *mongodb_database;
 	char *write_concern;          /* "majority" or a number of nodes */

@@ -11,6 +11,9 @@
  *   dbaudit-admin [--config FILE] crypto generate-key
  *   dbaudit-admin [--config FILE] crypto rotate
  *   dbaudit-admin [--config FILE] crypto check
+ *   dbaudit-admin [--config FILE] backup FILE       (SQLite: online, consistent)
+ *   dbaudit-admin [--config FILE] export [--tenant T] > FILE.ndjson
+ *   dbaudit-admin [--config FILE] import < FILE.ndjson
  *
  * Exit status 0 on success; otherwise 1 with a one-line reason on stderr.
  */
@@ -243,6 +246,181 @@ static int cmd_key_revoke(struct admin *ad, int argc, char **argv)
 	return rc == API_OK ? 0 : store_fail(rc, "key revoke");
 }
 
+/* ---------------------------------------------------------------- export, import */
+
+/* One NDJSON line {"kind": kind, "doc": doc} on stdout; steals doc. */
+static bool emit(const char *kind, json_t *doc)
+{
+	json_t *line = json_pack("{s:s,s:o}", "kind", kind, "doc", doc);
+	bool ok = line != NULL && json_dumpf(line, stdout, JSON_COMPACT) == 0 &&
+		  fputc('\n', stdout) != EOF;
+
+	json_decref(line);
+	return ok;
+}
+
+static void export_key(const struct key_record *k, void *arg)
+{
+	bool *ok = arg;
+	json_t *tenants = json_array(), *scopes = json_array();
+
+	for (size_t i = 0; i < k->ntenants; i++)
+		json_array_append_new(tenants, json_string(k->tenants[i]));
+	for (unsigned bit = 1; bit & SCOPE_ALL; bit <<= 1)
+		if (k->scopes & bit)
+			json_array_append_new(scopes, json_string(principal_scope_name(bit)));
+	*ok &= emit("key", json_pack("{s:s,s:s,s:o,s:o,s:s,s:s,s:I,s:I,s:I,s:b}", "key_id",
+				     k->key_id, "hash", k->hash, "tenants", tenants, "scopes", scopes,
+				     "plan", principal_plan_name(k->plan), "name", k->name, "created",
+				     (json_int_t)k->created_ms, "expires", (json_int_t)k->expires_ms,
+				     "last_used", (json_int_t)k->last_used_ms, "revoked", k->revoked));
+}
+
+struct export_walk {
+	const char *tenant;
+	long long n;
+};
+
+static enum api_err export_database(json_t *rec, void *arg)
+{
+	struct export_walk *w = arg;
+	const char *t = json_string_value(json_object_get(rec, "tenant_id"));
+
+	if (w->tenant != NULL && (t == NULL || strcmp(t, w->tenant) != 0))
+		return API_OK;
+	w->n++;
+	return emit("database", json_incref(rec)) ? API_OK : API_ERR_INTERNAL;
+}
+
+static int cmd_export(struct admin *ad, int argc, char **argv)
+{
+	static const char *const allowed[] = { "--tenant", NULL };
+	struct export_walk w = { NULL, 0 };
+	long long events = 0;
+	int64_t after = 0;
+	bool ok = true;
+	enum api_err rc;
+
+	if (check_flags(argc, argv, allowed) != 0)
+		return 1;
+	w.tenant = opt_value(argc, argv, "--tenant");
+	rc = store_key_list(ad->store, w.tenant, export_key, &ok);
+	if (rc == API_OK)
+		rc = store_database_foreach(ad->store, export_database, &w);
+	/* Events in commit order, a page at a time: the export streams. */
+	while (rc == API_OK && ok) {
+		json_t *page = NULL, *d;
+		size_t i;
+
+		rc = store_events_scan(ad->store, w.tenant, after, 1000, &page);
+		if (rc != API_OK || json_array_size(page) == 0) {
+			json_decref(page);
+			break;
+		}
+		json_array_foreach(page, i, d) {
+			after = json_integer_value(json_object_get(d, "seq"));
+			ok &= emit("event", json_incref(d));
+			events++;
+		}
+		json_decref(page);
+	}
+	if (rc != API_OK)
+		return store_fail(rc, "export");
+	if (!ok || fflush(stdout) != 0)
+		return fail("%s", "export: cannot write the output");
+	fprintf(stderr, "exported %lld database(s) and %lld event(s)\n", w.n, events);
+	return 0;
+}
+
+static enum api_err import_key(struct admin *ad, json_t *d)
+{
+	struct key_record k;
+	json_t *v;
+	size_t i;
+	int plan = principal_plan_parse(json_string_value(json_object_get(d, "plan")) ?: "");
+	enum api_err rc;
+
+	memset(&k, 0, sizeof(k));
+	snprintf(k.key_id, sizeof(k.key_id), "%s",
+		 json_string_value(json_object_get(d, "key_id")) ?: "");
+	snprintf(k.hash, sizeof(k.hash), "%s", json_string_value(json_object_get(d, "hash")) ?: "");
+	snprintf(k.name, sizeof(k.name), "%s", json_string_value(json_object_get(d, "name")) ?: "");
+	if (!str_is_prefixed_hex(k.key_id, "key_", 16) || strlen(k.hash) != 64 || plan < 0)
+		return API_ERR_INVALID_PARAMETER;
+	k.plan = (enum plan)plan;
+	json_array_foreach(json_object_get(d, "tenants"), i, v)
+		if (json_is_string(v) && k.ntenants < PRINCIPAL_MAX_TENANTS)
+			snprintf(k.tenants[k.ntenants++], sizeof(k.tenants[0]), "%s",
+				 json_string_value(v));
+	json_array_foreach(json_object_get(d, "scopes"), i, v)
+		k.scopes |= principal_scope_bit(json_string_value(v) ?: "");
+	k.created_ms = json_integer_value(json_object_get(d, "created"));
+	k.expires_ms = json_integer_value(json_object_get(d, "expires"));
+	rc = store_key_insert(ad->store, &k);
+	if (rc == API_ERR_CONFLICT)
+		rc = API_OK; /* imported before */
+	if (rc == API_OK && json_is_true(json_object_get(d, "revoked")))
+		rc = store_key_revoke(ad->store, k.key_id);
+	if (rc == API_OK && json_integer_value(json_object_get(d, "last_used")) > 0)
+		rc = store_key_touch(ad->store, k.key_id,
+				     json_integer_value(json_object_get(d, "last_used")));
+	return rc;
+}
+
+static int cmd_import(struct admin *ad, int argc, char **argv)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	long long keys = 0, dbs = 0, events = 0, lineno = 0;
+	json_t *batch = json_array();
+	enum api_err rc = batch ? API_OK : API_ERR_INTERNAL;
+
+	(void)argv;
+	if (argc != 0)
+		return fail("%s", "usage: import < FILE.ndjson");
+	while (rc == API_OK && getline(&line, &cap, stdin) > 0) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *kind = json_string_value(json_object_get(o, "kind"));
+		json_t *doc = json_object_get(o, "doc");
+
+		lineno++;
+		if (kind == NULL || !json_is_object(doc)) {
+			rc = API_ERR_INVALID_PARAMETER;
+		} else if (strcmp(kind, "key") == 0) {
+			rc = import_key(ad, doc);
+			keys++;
+		} else if (strcmp(kind, "database") == 0) {
+			rc = store_database_import(ad->store, doc);
+			dbs++;
+		} else if (strcmp(kind, "event") == 0) {
+			json_array_append(batch, doc);
+			events++;
+			if (json_array_size(batch) == 500) {
+				rc = store_events_import(ad->store, batch);
+				json_array_clear(batch);
+			}
+		} else {
+			rc = API_ERR_INVALID_PARAMETER;
+		}
+		json_decref(o);
+	}
+	if (rc == API_OK && json_array_size(batch) > 0)
+		rc = store_events_import(ad->store, batch);
+	free(line);
+	json_decref(batch);
+	if (rc == API_ERR_INVALID_PARAMETER) {
+		fprintf(stderr, "dbaudit-admin: import: line %lld is not an export record\n", lineno);
+		return 1;
+	}
+	if (rc == API_ERR_CONFLICT)
+		return fail("%s", "import: an id or commit sequence is taken by another record "
+			    "(import into a store without events of its own)");
+	if (rc != API_OK)
+		return store_fail(rc, "import");
+	printf("imported %lld key(s), %lld database(s), %lld event(s)\n", keys, dbs, events);
+	return 0;
+}
+
 static int usage(void);
 
 struct crypto_walk {
@@ -356,7 +534,10 @@ static int usage(void)
 		"                     [--name NAME] [--plan free|pro|enterprise] [--expires-in DAYS|Ns|Nm|Nh]\n"
 		"       dbaudit-admin [--config FILE] key list [--tenant T]\n"
 		"       dbaudit-admin [--config FILE] key revoke KEY_ID\n"
-		"       dbaudit-admin [--config FILE] crypto generate-key | rotate | check\n");
+		"       dbaudit-admin [--config FILE] crypto generate-key | rotate | check\n"
+		"       dbaudit-admin [--config FILE] backup FILE\n"
+		"       dbaudit-admin [--config FILE] export [--tenant T] > FILE.ndjson\n"
+		"       dbaudit-admin [--config FILE] import < FILE.ndjson\n");
 	return 1;
 }
 
@@ -382,6 +563,11 @@ int main(int argc, char **argv)
 		config_cleanup(&ad.cfg);
 		return fail("%s", err);
 	}
+	/* Bulk commands wait for the store as long as a bulk write takes (a
+	 * batch of 500 on FerretDB, a large backup), not a request's deadline. */
+	if ((strcmp(argv[i], "import") == 0 || strcmp(argv[i], "export") == 0 ||
+	     strcmp(argv[i], "backup") == 0) && ad.cfg.store_timeout_ms < 120000)
+		ad.cfg.store_timeout_ms = 120000;
 	if (store_open(&ad.cfg, &ad.store, &why) != API_OK) {
 		rc = fail("%s", why);
 		goto out;
@@ -405,6 +591,20 @@ int main(int argc, char **argv)
 			rc = cmd_key_revoke(&ad, argc - i - 2, argv + i + 2);
 		else
 			rc = usage();
+	} else if (strcmp(argv[i], "backup") == 0 && i + 2 == argc) {
+		enum api_err e = store_backup(ad.store, argv[i + 1]);
+
+		if (e == API_ERR_INVALID_PARAMETER)
+			rc = fail("backup: the %s engine has no online backup (use mongodump)",
+				  store_engine_name(ad.store));
+		else if (e == API_ERR_CONFLICT)
+			rc = fail("backup: %s exists or cannot be created", argv[i + 1]);
+		else
+			rc = e == API_OK ? 0 : store_fail(e, "backup");
+	} else if (strcmp(argv[i], "export") == 0) {
+		rc = cmd_export(&ad, argc - i - 1, argv + i + 1);
+	} else if (strcmp(argv[i], "import") == 0) {
+		rc = cmd_import(&ad, argc - i - 1, argv + i + 1);
 	} else if (strcmp(argv[i], "crypto") == 0) {
 		rc = cmd_crypto(&ad, argc - i - 1, argv + i + 1);
 	} else {

@@ -1,250 +1,404 @@
 /*
- * store: the process's connection to the document store. One
- * mongoc_client_t per process (workers are separate processes; no pool,
- * no monitoring thread), error API v2, short timeouts so that a dead or
- * hung store turns into a quick 503 rather than a hung worker.
+ * store: the one entry to storage. store_open chooses the engine from the
+ * configuration (store = sqlite:PATH, or a mongodb:// URI; mongodb_uri when
+ * store is unset or "mongodb") and every other store_* function dispatches through the
+ * engine's table (store_engine.h). Nothing here knows a storage library.
  */
-#include "store_internal.h"
+#include "store_engine.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
-#include "util/log.h"
-
-/* Routes mongoc's own log lines into ours, one JSON line each. */
-static void store_log_handler(mongoc_log_level_t level, const char *domain,
-			      const char *message, void *data)
-{
-	(void)data;
-	if (level <= MONGOC_LOG_LEVEL_ERROR)
-		log_msg(LOG_ERROR, "mongoc %s: %s", domain, message);
-	else if (level == MONGOC_LOG_LEVEL_WARNING && !strstr(message, "endSessions"))
-		log_msg(LOG_WARN, "mongoc %s: %s", domain, message);
-	/* FerretDB has no endSessions; info and debug lines are not ours to keep */
-}
-
-static void store_init_once(void)
-{
-	static int done;
-
-	if (!done) {
-		/*
-		 * libmongoc keeps performance counters in /dev/shm/mongoc-<pid>,
-		 * which only its mongoc-stat tool reads. Workers that are killed
-		 * leave the files behind, and a later process with the same pid
-		 * then warns on stderr. We read no such counters: keep them in memory.
-		 */
-		setenv("MONGOC_DISABLE_SHM", "1", 0);
-		mongoc_log_set_handler(store_log_handler, NULL);
-		mongoc_init();
-		done = 1;
-	}
-}
-
-/* Creates the client and database handle of s from uri. */
-static enum api_err store_connect(struct store *s, const mongoc_uri_t *uri)
-{
-	bson_error_t err;
-
-	s->client = mongoc_client_new_from_uri_with_error(uri, &err);
-	if (s->client == NULL)
-		return API_ERR_INTERNAL;
-	mongoc_client_set_error_api(s->client, MONGOC_ERROR_API_VERSION_2);
-	s->db = mongoc_client_get_database(s->client, s->dbname);
-	return API_OK;
-}
-
-/* Destroys the client and every handle made from it. */
-static void store_disconnect(struct store *s)
-{
-	for (size_t i = 0; i < s->ncolls; i++)
-		mongoc_collection_destroy(s->colls[i].coll);
-	s->ncolls = 0;
-	mongoc_database_destroy(s->db);
-	mongoc_client_destroy(s->client);
-	s->db = NULL;
-	s->client = NULL;
-}
-
-/*
- * After a network failure libmongoc's single-threaded client refuses to
- * look at the server again for 5 s ("cooldown"), so a worker would keep
- * answering 503 for seconds after the store is back. A new client has no
- * such memory: the next request reconnects at once, or fails just as fast.
- */
-void store_reset(struct store *s)
-{
-	store_disconnect(s);
-	if (store_connect(s, s->uri) != API_OK)
-		log_msg(LOG_ERROR, "store: cannot recreate the MongoDB client");
-}
+#include "event.h"
+#include "util/timeutil.h"
 
 enum api_err store_open(const struct config *cfg, struct store **out, const char **why)
 {
-	struct store *s = NULL;
-	mongoc_uri_t *uri = NULL;
-	bson_error_t err;
-	int32_t t = (int32_t)cfg->store_timeout_ms;
-	enum api_err rc = API_ERR_INTERNAL;
+	const char *target = cfg->store != NULL && cfg->store[0] ? cfg->store : "mongodb";
 
-	store_init_once();
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		*why = "out of memory";
-		goto out;
-	}
-	uri = mongoc_uri_new_with_error(cfg->mongodb_uri, &err);
-	if (uri == NULL) {
-		*why = "mongodb_uri is not a valid MongoDB connection string";
-		goto out;
-	}
-	/* The URI may ask for shorter timeouts; never longer than ours. */
-	if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, t) > t ||
-	    !mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, t);
-	if (!mongoc_uri_has_option(uri, MONGOC_URI_CONNECTTIMEOUTMS))
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, t / 4 < 1000 ? t / 4 : 1000);
-	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, t);
-	mongoc_uri_set_appname(uri, "dbaudit");
-	s->dbname = strdup(cfg->mongodb_database);
-	if (s->dbname == NULL || store_connect(s, uri) != API_OK) {
-		*why = "cannot create the MongoDB client from mongodb_uri";
-		goto out;
-	}
-	s->uri = uri;
-	uri = NULL;
-	s->wc = mongoc_write_concern_new();
-	if (s->wc == NULL) {
-		*why = "out of memory";
-		goto out;
-	}
-	if (strcmp(cfg->write_concern, "majority") == 0) {
-		mongoc_write_concern_set_w(s->wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
-	} else {
-		char *end;
-		long w = strtol(cfg->write_concern, &end, 10);
+	if (strcmp(target, "mongodb") == 0)
+		target = cfg->mongodb_uri;
 
-		if (*end != '\0' || w < 1 || w > 50) {
-			*why = "write_concern must be majority or a number of nodes from 1";
-			goto out;
-		}
-		mongoc_write_concern_set_w(s->wc, (int32_t)w);
-	}
-	mongoc_write_concern_set_wtimeout_int64(s->wc, cfg->store_timeout_ms);
-	*out = s;
-	s = NULL;
-	rc = API_OK;
-out:
-	mongoc_uri_destroy(uri);
-	store_free(s);
-	return rc;
+	if (strncmp(target, "sqlite:", 7) == 0)
+		return store_sqlite_engine.open(cfg, target + 7, out, why);
+	if (strncmp(target, "mongodb://", 10) == 0 || strncmp(target, "mongodb+srv://", 14) == 0)
+		return store_mongo_engine.open(cfg, target, out, why);
+	*why = "store must be sqlite:PATH or a mongodb:// URI";
+	return API_ERR_INTERNAL;
 }
 
 void store_free(struct store *s)
 {
-	if (s == NULL)
-		return;
-	store_disconnect(s);
-	mongoc_write_concern_destroy(s->wc);
-	mongoc_uri_destroy(s->uri);
-	free(s->dbname);
-	store_events_counts_free(s->event_counts);
-	free(s);
+	if (s != NULL)
+		s->engine->free(s);
 }
 
-mongoc_collection_t *store_coll(struct store *s, const char *name)
+const char *store_engine_name(const struct store *s)
 {
-	for (size_t i = 0; i < s->ncolls; i++)
-		if (strcmp(s->colls[i].name, name) == 0)
-			return s->colls[i].coll;
-	if (s->ncolls == STORE_MAX_COLLECTIONS)
-		abort(); /* a programming error: raise STORE_MAX_COLLECTIONS */
-	s->colls[s->ncolls].name = name;
-	s->colls[s->ncolls].coll = mongoc_client_get_collection(s->client, s->dbname, name);
-	return s->colls[s->ncolls++].coll;
+	return s->engine->name;
 }
 
-enum api_err store_error(const bson_error_t *err, const char *what)
+uint64_t store_calls(const struct store *s)
 {
-	enum api_err e = API_ERR_INTERNAL;
+	return s->calls;
+}
 
-	switch (err->domain) {
-	case MONGOC_ERROR_SERVER_SELECTION:
-	case MONGOC_ERROR_STREAM:
-	case MONGOC_ERROR_WRITE_CONCERN:
-		e = API_ERR_UNAVAILABLE;
-		break;
-	case MONGOC_ERROR_SERVER:
-		switch (err->code) {
-		case 11000:
-		case 11001:
-			e = API_ERR_CONFLICT;
-			break;
-		case 6: case 7: case 89: case 91: case 189: case 262:
-		case 9001: case 10107: case 11600: case 11602: case 13435: case 13436:
-		case 64: /* WriteConcernFailed */
-			e = API_ERR_UNAVAILABLE;
-			break;
-		}
-		break;
-	case MONGOC_ERROR_CLIENT:
-		/* The handshake of a new connection reports stream failures
-		 * in the client domain ("socket timeout calling hello"). */
-		switch (err->code) {
-		case MONGOC_ERROR_CLIENT_AUTHENTICATE:
-		case MONGOC_ERROR_CLIENT_NOT_READY:
-		case MONGOC_ERROR_STREAM_NAME_RESOLUTION:
-		case MONGOC_ERROR_STREAM_SOCKET:
-		case MONGOC_ERROR_STREAM_CONNECT:
-		case MONGOC_ERROR_STREAM_NOT_ESTABLISHED:
-			e = API_ERR_UNAVAILABLE;
-			break;
-		}
-		break;
-	}
-	if (e != API_ERR_CONFLICT)
-		log_msg(e == API_ERR_UNAVAILABLE ? LOG_WARN : LOG_ERROR,
-			"store: %s failed: domain %u code %u: %s", what,
-			err->domain, err->code, err->message);
-	return e;
+enum api_err store_database_last_event_times(struct store *s, const struct principal *p,
+					     json_t *ids, json_t **out)
+{
+	store_count_call(s);
+	return s->engine->database_last_event_times(s, p, ids, out);
+}
+
+void store_reset(struct store *s)
+{
+	s->engine->reset(s);
 }
 
 enum api_err store_ping(struct store *s)
 {
-	bson_t cmd = BSON_INITIALIZER, reply;
-	bson_error_t err;
-	enum api_err rc = API_OK;
+	store_count_call(s);
+	return s->engine->ping(s);
+}
 
-	BSON_APPEND_INT32(&cmd, "ping", 1);
-	if (!mongoc_client_command_simple(s->client, "admin", &cmd, NULL, &reply, &err))
-		rc = store_error(&err, "ping");
-	bson_destroy(&reply);
-	bson_destroy(&cmd);
+enum api_err store_migrate(struct store *s)
+{
+	store_count_call(s);
+	return s->engine->migrate(s);
+}
+
+enum api_err store_backup(struct store *s, const char *path)
+{
+	store_count_call(s);
+	return s->engine->backup(s, path);
+}
+
+enum api_err store_key_insert(struct store *s, const struct key_record *k)
+{
+	store_count_call(s);
+	return s->engine->key_insert(s, k);
+}
+
+enum api_err store_key_get(struct store *s, const char *key_id, struct key_record *out)
+{
+	store_count_call(s);
+	return s->engine->key_get(s, key_id, out);
+}
+
+enum api_err store_key_list(struct store *s, const char *tenant,
+			    void (*cb)(const struct key_record *k, void *arg), void *arg)
+{
+	store_count_call(s);
+	return s->engine->key_list(s, tenant, cb, arg);
+}
+
+enum api_err store_key_revoke(struct store *s, const char *key_id)
+{
+	store_count_call(s);
+	return s->engine->key_revoke(s, key_id);
+}
+
+enum api_err store_key_touch(struct store *s, const char *key_id, int64_t ms)
+{
+	store_count_call(s);
+	return s->engine->key_touch(s, key_id, ms);
+}
+
+enum api_err store_events_check_databases(struct store *s, struct event_in *ev, size_t n,
+					  size_t *bad)
+{
+	store_count_call(s);
+	return s->engine->events_check_databases(s, ev, n, bad);
+}
+
+static int cmp_idx_by_id(const void *a, const void *b, void *arg)
+{
+	const struct event_in *ev = arg;
+
+	return strcmp(ev[*(const size_t *)a].id, ev[*(const size_t *)b].id);
+}
+
+/* Marks later events of the batch with the id of an earlier one as duplicates. */
+static enum api_err dedupe_batch(struct event_in *ev, size_t n)
+{
+	size_t *ix = malloc((n ? n : 1) * sizeof(*ix));
+
+	if (ix == NULL)
+		return API_ERR_INTERNAL;
+	for (size_t i = 0; i < n; i++)
+		ix[i] = i;
+	qsort_r(ix, n, sizeof(*ix), cmp_idx_by_id, ev);
+	for (size_t i = 1; i < n; i++) {
+		size_t a = ix[i - 1], b = ix[i];
+
+		if (strcmp(ev[a].id, ev[b].id) != 0)
+			continue;
+		/* Keep the first in request order (qsort is not stable). */
+		ev[a < b ? b : a].duplicate = true;
+		ix[i] = a < b ? a : b;
+	}
+	free(ix);
+	return API_OK;
+}
+
+enum api_err store_events_insert(struct store *s, struct event_in *ev, size_t n, int64_t now_ms,
+				 int64_t lease_ms)
+{
+	enum api_err rc;
+
+	if (n > EVENT_MAX_BATCH)
+		return API_ERR_INTERNAL;
+	if ((rc = dedupe_batch(ev, n)) != API_OK)
+		return rc;
+	store_count_call(s);
+	return s->engine->events_insert(s, ev, n, now_ms, lease_ms);
+}
+
+enum api_err store_events_list(struct store *s, const struct principal *p,
+			       const struct event_filter *f, const char *sort_field, bool ascending,
+			       int64_t skip, int64_t limit, json_t **items, int64_t *total)
+{
+	store_count_call(s);
+	return s->engine->events_list(s, p, f, sort_field, ascending, skip, limit, items, total);
+}
+
+enum api_err store_events_after(struct store *s, const struct principal *p,
+				const struct event_filter *f, int64_t after, int64_t upto,
+				int64_t limit, json_t **items, bool *has_more)
+{
+	store_count_call(s);
+	return s->engine->events_after(s, p, f, after, upto, limit, items, has_more);
+}
+
+enum api_err store_events_watermark(struct store *s, int64_t lease_ms, int64_t now_ms,
+				    int max_steps, int64_t *w)
+{
+	store_count_call(s);
+	return s->engine->events_watermark(s, lease_ms, now_ms, max_steps, w);
+}
+
+enum api_err store_events_allocate(struct store *s, int64_t n, int64_t *lo, int64_t *hi)
+{
+	store_count_call(s);
+	return s->engine->events_allocate(s, n, lo, hi);
+}
+
+enum api_err store_events_allocated(struct store *s, int64_t *seq)
+{
+	store_count_call(s);
+	return s->engine->events_allocated(s, seq);
+}
+
+enum api_err store_events_invalidate(struct store *s)
+{
+	store_count_call(s);
+	return s->engine->events_invalidate(s);
+}
+
+enum api_err store_events_gc(struct store *s)
+{
+	store_count_call(s);
+	return s->engine->events_gc(s);
+}
+
+enum api_err store_events_get(struct store *s, const struct principal *p, const char *id,
+			      json_t **doc)
+{
+	store_count_call(s);
+	return s->engine->events_get(s, p, id, doc);
+}
+
+enum api_err store_events_session(struct store *s, const struct principal *p, const char *id,
+				  const char *session_id, size_t max, json_t **ids)
+{
+	store_count_call(s);
+	return s->engine->events_session(s, p, id, session_id, max, ids);
+}
+
+enum api_err store_events_summary(struct store *s, const struct principal *p,
+				  const struct event_filter *f, struct event_summary *out)
+{
+	store_count_call(s);
+	return s->engine->events_summary(s, p, f, out);
+}
+
+enum api_err store_database_name(struct store *s, const struct principal *p, const char *db_id,
+				 char *out, size_t outlen)
+{
+	store_count_call(s);
+	return s->engine->database_name(s, p, db_id, out, outlen);
+}
+
+enum api_err store_database_insert(struct store *s, const char *id, const char *tenant, json_t *set,
+				   json_t *secrets, int64_t now_ms, json_t **out)
+{
+	store_count_call(s);
+	return s->engine->database_insert(s, id, tenant, set, secrets, now_ms, out);
+}
+
+enum api_err store_database_get(struct store *s, const struct principal *p, const char *id,
+				json_t **out)
+{
+	store_count_call(s);
+	return s->engine->database_get(s, p, id, out);
+}
+
+enum api_err store_database_list(struct store *s, const struct principal *p,
+				 const struct store_database_filter *f, json_t **items,
+				 int64_t *total)
+{
+	store_count_call(s);
+	return s->engine->database_list(s, p, f, items, total);
+}
+
+enum api_err store_database_update(struct store *s, const struct principal *p, const char *id,
+				   json_t *set, json_t *secrets_set, json_t *secrets_unset,
+				   int64_t now_ms, json_t **out)
+{
+	store_count_call(s);
+	return s->engine->database_update(s, p, id, set, secrets_set, secrets_unset, now_ms, out);
+}
+
+enum api_err store_database_check_unique(struct store *s, const char *tenant, const char *host,
+					 int64_t port, const char *database, const char *id)
+{
+	store_count_call(s);
+	return s->engine->database_check_unique(s, tenant, host, port, database, id);
+}
+
+enum api_err store_database_delete(struct store *s, const struct principal *p, const char *id)
+{
+	store_count_call(s);
+	return s->engine->database_delete(s, p, id);
+}
+
+enum api_err store_policies_disable_for_database(struct store *s, const char *tenant,
+						 const char *id, int64_t now_ms, int64_t *n)
+{
+	store_count_call(s);
+	return s->engine->policies_disable_for_database(s, tenant, id, now_ms, n);
+}
+
+enum api_err store_database_set_test(struct store *s, const char *tenant, const char *id,
+				     const char *status, json_t *result, int64_t now_ms)
+{
+	store_count_call(s);
+	return s->engine->database_set_test(s, tenant, id, status, result, now_ms);
+}
+
+enum api_err store_database_heartbeat(struct store *s, const struct principal *p, const char *id,
+				      json_t *hb, int64_t now_ms, json_t **out)
+{
+	store_count_call(s);
+	return s->engine->database_heartbeat(s, p, id, hb, now_ms, out);
+}
+
+enum api_err store_database_stats(struct store *s, const struct principal *p, const char *id,
+				  int64_t now_ms, struct dbrec_stats *out)
+{
+	store_count_call(s);
+	return s->engine->database_stats(s, p, id, now_ms, out);
+}
+
+enum api_err store_database_last_event(struct store *s, const struct principal *p, const char *id,
+				       json_t **out)
+{
+	store_count_call(s);
+	return s->engine->database_last_event(s, p, id, out);
+}
+
+enum api_err store_database_mark_stale(struct store *s, int64_t before_ms, int64_t *n)
+{
+	store_count_call(s);
+	return s->engine->database_mark_stale(s, before_ms, n);
+}
+
+enum api_err store_database_foreach(struct store *s, enum api_err (*cb)(json_t *rec, void *arg),
+				    void *arg)
+{
+	store_count_call(s);
+	return s->engine->database_foreach(s, cb, arg);
+}
+
+enum api_err store_database_replace_secrets(struct store *s, const char *id, json_t *old,
+					    json_t *secrets)
+{
+	store_count_call(s);
+	return s->engine->database_replace_secrets(s, id, old, secrets);
+}
+
+enum api_err store_events_scan(struct store *s, const char *tenant, int64_t after, int64_t limit,
+			       json_t **items)
+{
+	store_count_call(s);
+	return s->engine->events_scan(s, tenant, after, limit, items);
+}
+
+/* An event_in of a stored document (pointers borrowed from doc); -1 if it is not one. */
+static int event_from_stored(json_t *doc, struct event_in *e, int64_t *processed_ms)
+{
+	const char *id = json_string_value(json_object_get(doc, "_id"));
+	const char *xid = json_string_value(json_object_get(doc, "xid"));
+	const char *ts = json_string_value(json_object_get(doc, "timestamp"));
+	const char *at = json_string_value(json_object_get(doc, "processed_at"));
+	const char *dbname = json_string_value(json_object_get(doc, "database_name"));
+	const char *aid = json_string_value(json_object_get(doc, "aid"));
+	int t = event_type_index(json_string_value(json_object_get(doc, "type")) ?: "");
+
+	memset(e, 0, sizeof(*e));
+	if (id == NULL || !event_id_valid(id) || t < 0 || ts == NULL ||
+	    time_parse_rfc3339(ts, &e->timestamp_ms) != 0 ||
+	    !json_is_integer(json_object_get(doc, "seq")) ||
+	    json_string_value(json_object_get(doc, "tenant_id")) == NULL ||
+	    !event_severity_valid(json_string_value(json_object_get(doc, "severity")) ?: ""))
+		return -1;
+	*processed_ms = 0;
+	if (at == NULL || time_parse_rfc3339(at, processed_ms) != 0)
+		*processed_ms = time_now_ms();
+	e->type = event_types[t].name;
+	e->severity = json_string_value(json_object_get(doc, "severity"));
+	e->tenant = json_string_value(json_object_get(doc, "tenant_id"));
+	e->database_id = json_string_value(json_object_get(doc, "database_id"));
+	e->external_id = json_string_value(json_object_get(doc, "external_id"));
+	e->details = json_object_get(doc, "details");
+	e->context = json_object_get(doc, "context");
+	e->related = json_object_get(doc, "related_events");
+	e->succeeded = !json_is_false(json_object_get(doc, "ok"));
+	e->seq = json_integer_value(json_object_get(doc, "seq"));
+	if (e->details == NULL || !json_is_object(e->details))
+		return -1;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->xid, sizeof(e->xid), "%s", xid ? xid : id);
+	snprintf(e->database_name, sizeof(e->database_name), "%s", dbname ? dbname : "");
+	snprintf(e->action_id, sizeof(e->action_id), "%s", aid ? aid : "");
+	return 0;
+}
+
+enum api_err store_events_import(struct store *s, json_t *docs)
+{
+	size_t n = json_array_size(docs);
+	struct event_in *ev = calloc(n ? n : 1, sizeof(*ev));
+	int64_t *at = calloc(n ? n : 1, sizeof(*at));
+	enum api_err rc = ev && at ? API_OK : API_ERR_INTERNAL;
+
+	for (size_t i = 0; rc == API_OK && i < n; i++)
+		if (event_from_stored(json_array_get(docs, i), &ev[i], &at[i]) != 0)
+			rc = API_ERR_INVALID_PARAMETER;
+	if (rc == API_OK) {
+		store_count_call(s);
+		rc = s->engine->events_import(s, ev, at, n);
+	}
+	free(ev);
+	free(at);
 	return rc;
 }
 
-bool store_append_tenant_filter(bson_t *q, const struct principal *p)
+enum api_err store_database_import(struct store *s, json_t *rec)
 {
-	bson_t tf, in;
-	char idx[16];
-	const char *key;
-	bool ok = true;
-
-	ok &= BSON_APPEND_DOCUMENT_BEGIN(q, "tenant_id", &tf);
-	ok &= BSON_APPEND_ARRAY_BEGIN(&tf, "$in", &in);
-	for (size_t i = 0; i < p->ntenants; i++) {
-		bson_uint32_to_string((uint32_t)i, &key, idx, sizeof(idx));
-		ok &= bson_append_utf8(&in, key, -1, p->tenants[i], -1);
-	}
-	ok &= bson_append_array_end(&tf, &in);
-	ok &= bson_append_document_end(q, &tf);
-	return ok;
-}
-
-bool store_append_write_concern(struct store *s, bson_t *opts)
-{
-	return mongoc_write_concern_append(s->wc, opts);
+	if (!json_is_string(json_object_get(rec, "_id")) ||
+	    !json_is_string(json_object_get(rec, "tenant_id")))
+		return API_ERR_INVALID_PARAMETER;
+	store_count_call(s);
+	return s->engine->database_import(s, rec);
 }

@@ -1,6 +1,9 @@
 /*
- * store: the document store (MongoDB, or FerretDB in development) behind
- * plain C functions. Only store_*.c include <mongoc.h>. Every function
+ * store: the storage interface. Two engines sit behind it (store_engine.h):
+ * SQLite (store_sqlite*.c, the embedded default) and MongoDB
+ * (store_mongo*.c; FerretDB in development); the configuration chooses
+ * (store = sqlite:PATH or a mongodb:// URI). Only the engine files
+ * include <sqlite3.h> or <mongoc.h>. Every function
  * returns API_OK or an api_err: API_ERR_UNAVAILABLE when the store cannot
  * be reached in time (the caller answers 503), API_ERR_CONFLICT on a
  * duplicate key, API_ERR_NOT_FOUND, API_ERR_INTERNAL otherwise. Library
@@ -29,10 +32,18 @@ enum api_err store_open(const struct config *cfg, struct store **out, const char
 /* Frees s; NULL is a no-op. */
 void store_free(struct store *s);
 
+/* The engine of s: "sqlite" or "mongodb". */
+const char *store_engine_name(const struct store *s);
+
+/* How many store functions s has served (each is at most a few queries):
+ * tests and the bench count the cost of a request with it. */
+uint64_t store_calls(const struct store *s);
+
 /*
  * Drops the connection after a failure (API_ERR_UNAVAILABLE), so that the
- * next call reconnects immediately instead of waiting out libmongoc's 5 s
- * cooldown. Every handle of s stays usable.
+ * next call reconnects immediately (instead of waiting out libmongoc's 5 s
+ * cooldown, or keeping a SQLite handle on a file replaced meanwhile).
+ * Every handle of s stays usable.
  */
 void store_reset(struct store *s);
 
@@ -41,6 +52,14 @@ enum api_err store_ping(struct store *s);
 
 /* Creates collections and indexes; idempotent. */
 enum api_err store_migrate(struct store *s);
+
+/*
+ * Writes a consistent copy of the whole store to the new file path (mode
+ * 0600) while the store stays in use: SQLite's online backup of one read
+ * snapshot. API_ERR_INVALID_PARAMETER on engines without one (MongoDB:
+ * use mongodump, or dbaudit-admin export).
+ */
+enum api_err store_backup(struct store *s, const char *path);
 
 /* An API key as stored: never the key itself, only its SHA-256. */
 struct key_record {
@@ -165,6 +184,26 @@ enum api_err store_events_allocated(struct store *s, int64_t *seq);
  * version the cached totals of lists are checked against.)
  */
 enum api_err store_events_invalidate(struct store *s);
+
+/* ---------------------------------------------------------------- moving a deployment
+ * dbaudit-admin export / import (docs/operations.md).
+ */
+
+/*
+ * Stored events of tenant (every tenant when NULL) with seq > after, in
+ * commit order, at most limit, as stored documents (a new array).
+ */
+enum api_err store_events_scan(struct store *s, const char *tenant, int64_t after,
+			       int64_t limit, json_t **items);
+
+/*
+ * Stores exported event documents (docs, an array) with their ids, commit
+ * sequences and processed_at, in one write: an event already stored with
+ * the same id and sequence is skipped (an import can be run again);
+ * API_ERR_CONFLICT when a sequence or id is taken by another event (import
+ * into a store that has events of its own).
+ */
+enum api_err store_events_import(struct store *s, json_t *docs);
 
 /* Drops the block and range records the watermark has passed. */
 enum api_err store_events_gc(struct store *s);

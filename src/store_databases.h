@@ -114,6 +114,15 @@ enum api_err store_database_last_event(struct store *s, const struct principal *
 				       json_t **out);
 
 /*
+ * The timestamp of the newest event of each record of ids (an array of
+ * record ids of p's tenants) in one query: *out is a new object from id to
+ * RFC 3339 string, without the records that have no event. (The databases
+ * list shows a page with a bounded number of store queries: issue 9.)
+ */
+enum api_err store_database_last_event_times(struct store *s, const struct principal *p,
+					     json_t *ids, json_t **out);
+
+/*
  * Marks connected records whose last heartbeat is older than before_ms as
  * disconnected. *n gets how many. (The background worker runs it.)
  */
@@ -125,6 +134,12 @@ enum api_err store_database_mark_stale(struct store *s, int64_t before_ms, int64
  */
 enum api_err store_database_foreach(struct store *s,
 				    enum api_err (*cb)(json_t *rec, void *arg), void *arg);
+
+/*
+ * Stores an exported record as it is (its id, tenant, sealed secrets and
+ * dates); a record already stored with that id is left as it is.
+ */
+enum api_err store_database_import(struct store *s, json_t *rec);
 
 /*
  * Replaces the sealed secrets of record id with secrets (an object by

@@ -91,6 +91,7 @@ def stack_env(var_dir, build_dir):
         "DBAUDIT_TEST_HTTP_PORT": "DBAUDIT_HTTP_PORT",
         "DBAUDIT_TEST_STORE_PORT": "DBAUDIT_STORE_PORT",
         "DBAUDIT_TEST_NGINX_RATE": "DBAUDIT_NGINX_RATE",
+        "DBAUDIT_TEST_ENGINE": "DBAUDIT_STORE",
     }
     for src, dst in mapping.items():
         if os.environ.get(src):
@@ -118,3 +119,29 @@ def api(base_url):
 
     yield call
     session.close()
+
+
+def read_conf(var_dir):
+    """The stack's dbaudit.conf as a dict."""
+    out = {}
+    for line in (var_dir / "dbaudit.conf").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+@pytest.fixture(scope="session")
+def engine(var_dir):
+    """The storage engine of the stack under test: "sqlite" or "mongodb"."""
+    from storeutil import engine_of
+    return engine_of(read_conf(var_dir))
+
+
+@pytest.fixture
+def store_pid(engine, var_dir):
+    """pid of the store server, for tests that stop it (the mongodb engine only)."""
+    if engine != "mongodb":
+        pytest.skip("stops the store server process; the SQLite engine has none "
+                    "(its outages: test_sqlite_bad_days.py)")
+    return int((var_dir / "run" / "store.pid").read_text())

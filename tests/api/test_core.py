@@ -172,9 +172,9 @@ def assert_health_503_fast(base_url):
         assert time.time() - t0 < 3.0
 
 
-def test_store_hung_then_back(base_url, var_dir):
+def test_store_hung_then_back(base_url, store_pid):
     """SIGSTOP the store: every request gets 503 within 3 s; SIGCONT: recovery."""
-    store = int((var_dir / "run" / "store.pid").read_text())
+    store = store_pid
     wait_health(base_url, 200, 10)
     os.kill(store, signal.SIGSTOP)
     try:
@@ -185,9 +185,9 @@ def test_store_hung_then_back(base_url, var_dir):
     wait_health(base_url, 200, 15)
 
 
-def test_store_down_then_restarted(base_url, var_dir, repo_dir, stack_env):
+def test_store_down_then_restarted(base_url, store_pid, repo_dir, stack_env):
     """Kill the store: 503 within 3 s; `stack up` restarts it and service recovers by itself."""
-    store = int((var_dir / "run" / "store.pid").read_text())
+    store = store_pid
     wait_health(base_url, 200, 10)
     os.kill(store, signal.SIGTERM)
     deadline = time.time() + 10

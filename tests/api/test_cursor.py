@@ -198,9 +198,12 @@ def test_cursor_given_twice_is_400(client):
     assert r.status_code == 400
 
 
-def test_abandoned_sequences_are_claimed_after_the_lease(client, api, admin_key):
+def test_abandoned_sequences_are_claimed_after_the_lease(client, api, admin_key, engine):
     """A writer that allocated sequences and died holds the watermark back
     only until the lease runs out; then later events become visible."""
+    if engine != "mongodb":
+        pytest.skip("the MongoDB engine's lease: SQLite assigns sequences inside the write "
+                    "transaction, so no writer can die holding one")
     r = api("POST", "/v1/_debug/events/allocate?n=3", key=admin_key)
     if r.status_code == 404:
         pytest.skip("debug routes are off in this stack")

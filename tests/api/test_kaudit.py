@@ -318,10 +318,10 @@ def test_credentials_and_scope(tenant, api, base_url, admin_bin):
     assert resp.status_code == 401
 
 
-def test_store_unreachable_is_503(tenant, var_dir, base_url):
+def test_store_unreachable_is_503(tenant, store_pid, base_url):
     _, _, r = tenant
     assert kget(r).status_code == 200  # the key is now cached by the workers
-    store = int((var_dir / "run" / "store.pid").read_text())
+    store = store_pid
     os.kill(store, signal.SIGSTOP)
     try:
         time.sleep(0.3)

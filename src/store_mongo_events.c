@@ -3,7 +3,7 @@
  * order), one event, its session, the kAudit summary, and the database
  * check of ingest. Writing and the commit sequence: store_event_seq.c.
  */
-#include "store_internal.h"
+#include "store_mongo.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,75 +15,6 @@
 
 #define EVENTS "events"
 #define DATABASES "databases"
-
-/* ---------------------------------------------------------------- helpers */
-
-bool store_append_str_array(bson_t *b, const char *key, const char *const *v, size_t n)
-{
-	bson_t arr;
-	char idx[16];
-	const char *k;
-	bool ok = bson_append_array_begin(b, key, -1, &arr);
-
-	for (size_t i = 0; i < n; i++) {
-		bson_uint32_to_string((uint32_t)i, &k, idx, sizeof(idx));
-		ok = ok && bson_append_utf8(&arr, k, -1, v[i], -1);
-	}
-	return bson_append_array_end(b, &arr) && ok;
-}
-
-enum api_err store_find_one(mongoc_collection_t *coll, const bson_t *q, const bson_t *opts,
-			     bson_t *out, bool *found, const char *what)
-{
-	mongoc_cursor_t *cur;
-	const bson_t *doc;
-	bson_error_t err;
-	bson_t o = BSON_INITIALIZER;
-	enum api_err rc = API_OK;
-
-	*found = false;
-	if (opts != NULL)
-		bson_copy_to_excluding_noinit(opts, &o, "limit", NULL);
-	BSON_APPEND_INT64(&o, "limit", 1);
-	cur = mongoc_collection_find_with_opts(coll, q, &o, NULL);
-	if (mongoc_cursor_next(cur, &doc)) {
-		bson_copy_to(doc, out);
-		*found = true;
-	} else if (mongoc_cursor_error(cur, &err)) {
-		rc = store_error(&err, what);
-	}
-	mongoc_cursor_destroy(cur);
-	bson_destroy(&o);
-	return rc;
-}
-
-int64_t store_get_int(const bson_t *doc, const char *field)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, field) &&
-	    (BSON_ITER_HOLDS_INT64(&it) || BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_DOUBLE(&it)))
-		return bson_iter_as_int64(&it);
-	return 0;
-}
-
-static int64_t get_date(const bson_t *doc, const char *field)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, field) && BSON_ITER_HOLDS_DATE_TIME(&it))
-		return bson_iter_date_time(&it);
-	return 0;
-}
-
-static const char *get_str(const bson_t *doc, const char *field)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, field) && BSON_ITER_HOLDS_UTF8(&it))
-		return bson_iter_utf8(&it, NULL);
-	return NULL;
-}
 
 /* ---------------------------------------------------------------- filters */
 
@@ -132,7 +63,7 @@ static bool append_types(bson_t *q, uint32_t mask)
 			names[n++] = event_types[i].name;
 	if (n == 1)
 		return BSON_APPEND_UTF8(q, "type", names[0]);
-	return BSON_APPEND_DOCUMENT_BEGIN(q, "type", &in) && store_append_str_array(&in, "$in", names, n) &&
+	return BSON_APPEND_DOCUMENT_BEGIN(q, "type", &in) && store_mongo_append_str_array(&in, "$in", names, n) &&
 	       bson_append_document_end(q, &in);
 }
 
@@ -143,7 +74,7 @@ static bool append_types(bson_t *q, uint32_t mask)
  */
 static bool build_filter(bson_t *q, const struct principal *p, const struct event_filter *f)
 {
-	bool ok = store_append_tenant_filter(q, p);
+	bool ok = store_mongo_append_tenant_filter(q, p);
 	bson_t range;
 
 	ok = ok && append_types(q, f->types);
@@ -172,37 +103,6 @@ static bool build_filter(bson_t *q, const struct principal *p, const struct even
 	return ok;
 }
 
-enum api_err store_find_json(mongoc_collection_t *coll, const bson_t *q, const bson_t *opts,
-			      json_t **items, const char *what)
-{
-	mongoc_cursor_t *cur;
-	const bson_t *doc;
-	bson_error_t err;
-	json_t *arr = json_array();
-	enum api_err rc = API_OK;
-
-	if (arr == NULL)
-		return API_ERR_INTERNAL;
-	cur = mongoc_collection_find_with_opts(coll, q, opts, NULL);
-	while (mongoc_cursor_next(cur, &doc)) {
-		json_t *j = store_bson_to_json(doc);
-
-		if (j == NULL || json_array_append_new(arr, j) != 0) {
-			rc = API_ERR_INTERNAL;
-			break;
-		}
-	}
-	if (rc == API_OK && mongoc_cursor_error(cur, &err))
-		rc = store_error(&err, what);
-	mongoc_cursor_destroy(cur);
-	if (rc != API_OK) {
-		json_decref(arr);
-		return rc;
-	}
-	*items = arr;
-	return API_OK;
-}
-
 /* ---------------------------------------------------------------- counts */
 
 /*
@@ -224,7 +124,7 @@ struct event_counts {
 	uint64_t clock;
 };
 
-void store_events_counts_free(struct event_counts *c)
+void store_mongo_events_counts_free(struct event_counts *c)
 {
 	if (c == NULL)
 		return;
@@ -235,6 +135,7 @@ void store_events_counts_free(struct event_counts *c)
 
 static enum api_err count_events(struct store *s, const bson_t *q, int64_t *total)
 {
+	struct store_mongo *m = store_mongo_of(s);
 	struct event_counts *c;
 	bson_error_t err;
 	char *key = NULL;
@@ -243,10 +144,10 @@ static enum api_err count_events(struct store *s, const bson_t *q, int64_t *tota
 	size_t slot = 0;
 	enum api_err rc;
 
-	if (s->event_counts == NULL)
-		s->event_counts = calloc(1, sizeof(*s->event_counts));
-	c = s->event_counts;
-	rc = store_events_version(s, &version, &settled);
+	if (m->event_counts == NULL)
+		m->event_counts = calloc(1, sizeof(*m->event_counts));
+	c = m->event_counts;
+	rc = store_mongo_events_version(s, &version, &settled);
 	if (rc != API_OK)
 		return rc;
 	key = bson_as_canonical_extended_json(q, NULL);
@@ -264,10 +165,10 @@ static enum api_err count_events(struct store *s, const bson_t *q, int64_t *tota
 		if (c->e[i].used < c->e[slot].used)
 			slot = i;
 	}
-	n = mongoc_collection_count_documents(store_coll(s, EVENTS), q, NULL, NULL, NULL, &err);
+	n = mongoc_collection_count_documents(store_mongo_coll(s, EVENTS), q, NULL, NULL, NULL, &err);
 	if (n < 0) {
 		bson_free(key);
-		return store_error(&err, "event count");
+		return store_mongo_error(&err, "event count");
 	}
 	*total = n;
 	if (c != NULL && key != NULL && settled) {
@@ -283,7 +184,7 @@ static enum api_err count_events(struct store *s, const bson_t *q, int64_t *tota
 
 /* ---------------------------------------------------------------- reads */
 
-enum api_err store_events_list(struct store *s, const struct principal *p,
+enum api_err store_mongo_events_list(struct store *s, const struct principal *p,
 			       const struct event_filter *f, const char *sort_field,
 			       bool ascending, int64_t skip, int64_t limit,
 			       json_t **items, int64_t *total)
@@ -302,7 +203,7 @@ enum api_err store_events_list(struct store *s, const struct principal *p,
 	if (skip > 0)
 		BSON_APPEND_INT64(&opts, "skip", skip);
 	BSON_APPEND_INT64(&opts, "limit", limit);
-	rc = store_find_json(store_coll(s, EVENTS), &q, &opts, items, "event list");
+	rc = store_mongo_find_json(store_mongo_coll(s, EVENTS), &q, &opts, items, "event list");
 	if (rc == API_OK && total != NULL) {
 		/* A first page shorter than the limit is the whole result. */
 		if (skip == 0 && (int64_t)json_array_size(*items) < limit)
@@ -320,7 +221,7 @@ out:
 	return rc;
 }
 
-enum api_err store_events_after(struct store *s, const struct principal *p,
+enum api_err store_mongo_events_after(struct store *s, const struct principal *p,
 				const struct event_filter *f, int64_t after, int64_t upto,
 				int64_t limit, json_t **items, bool *has_more)
 {
@@ -342,7 +243,7 @@ enum api_err store_events_after(struct store *s, const struct principal *p,
 	BSON_APPEND_INT32(&sort, "seq", 1);
 	bson_append_document_end(&opts, &sort);
 	BSON_APPEND_INT64(&opts, "limit", limit + 1);
-	rc = store_find_json(store_coll(s, EVENTS), &q, &opts, items, "event cursor page");
+	rc = store_mongo_find_json(store_mongo_coll(s, EVENTS), &q, &opts, items, "event cursor page");
 	if (rc == API_OK && (int64_t)json_array_size(*items) > limit) {
 		json_array_remove(*items, json_array_size(*items) - 1);
 		*has_more = true;
@@ -353,30 +254,20 @@ out:
 	return rc;
 }
 
-enum api_err store_events_get(struct store *s, const struct principal *p, const char *id,
-			      json_t **doc)
+enum api_err store_mongo_events_get(struct store *s, const struct principal *p, const char *id,
+				    json_t **doc)
 {
-	bson_t q = BSON_INITIALIZER, found_doc;
-	bool found = false;
+	bson_t q = BSON_INITIALIZER;
 	enum api_err rc;
 
 	BSON_APPEND_UTF8(&q, "_id", id);
-	store_append_tenant_filter(&q, p);
-	rc = store_find_one(store_coll(s, EVENTS), &q, NULL, &found_doc, &found, "event get");
-	if (rc == API_OK && !found)
-		rc = API_ERR_NOT_FOUND;
-	if (rc == API_OK) {
-		*doc = store_bson_to_json(&found_doc);
-		if (*doc == NULL)
-			rc = API_ERR_INTERNAL;
-	}
-	if (found)
-		bson_destroy(&found_doc);
+	store_mongo_append_tenant_filter(&q, p);
+	rc = store_mongo_find_one_json(store_mongo_coll(s, EVENTS), &q, NULL, doc, "event get");
 	bson_destroy(&q);
 	return rc;
 }
 
-enum api_err store_events_session(struct store *s, const struct principal *p,
+enum api_err store_mongo_events_session(struct store *s, const struct principal *p,
 				  const char *id, const char *session_id, size_t max,
 				  json_t **ids)
 {
@@ -385,7 +276,7 @@ enum api_err store_events_session(struct store *s, const struct principal *p,
 	size_t i;
 	enum api_err rc;
 
-	store_append_tenant_filter(&q, p);
+	store_mongo_append_tenant_filter(&q, p);
 	BSON_APPEND_UTF8(&q, "details.session_id", session_id);
 	BSON_APPEND_DOCUMENT_BEGIN(&q, "_id", &ne);
 	BSON_APPEND_UTF8(&ne, "$ne", id);
@@ -397,7 +288,7 @@ enum api_err store_events_session(struct store *s, const struct principal *p,
 	BSON_APPEND_INT32(&proj, "_id", 1);
 	bson_append_document_end(&opts, &proj);
 	BSON_APPEND_INT64(&opts, "limit", (int64_t)max);
-	rc = store_find_json(store_coll(s, EVENTS), &q, &opts, &docs, "event session lookup");
+	rc = store_mongo_find_json(store_mongo_coll(s, EVENTS), &q, &opts, &docs, "event session lookup");
 	if (rc == API_OK) {
 		out = json_array();
 		json_array_foreach(docs, i, d) {
@@ -416,7 +307,7 @@ enum api_err store_events_session(struct store *s, const struct principal *p,
 	return rc;
 }
 
-enum api_err store_database_name(struct store *s, const struct principal *p,
+enum api_err store_mongo_database_name(struct store *s, const struct principal *p,
 				 const char *db_id, char *out, size_t outlen)
 {
 	bson_t q = BSON_INITIALIZER, doc;
@@ -425,10 +316,10 @@ enum api_err store_database_name(struct store *s, const struct principal *p,
 
 	out[0] = '\0';
 	BSON_APPEND_UTF8(&q, "_id", db_id);
-	store_append_tenant_filter(&q, p);
-	rc = store_find_one(store_coll(s, DATABASES), &q, NULL, &doc, &found, "database name lookup");
+	store_mongo_append_tenant_filter(&q, p);
+	rc = store_mongo_find_one(store_mongo_coll(s, DATABASES), &q, NULL, &doc, &found, "database name lookup");
 	if (found) {
-		const char *name = get_str(&doc, "name");
+		const char *name = store_mongo_get_str(&doc, "name");
 
 		if (name != NULL)
 			snprintf(out, outlen, "%s", name);
@@ -466,7 +357,7 @@ static bool summary_add(const bson_t *doc, struct event_summary *out, char ***db
 	bson_iter_t it;
 	const uint8_t *data;
 	uint32_t len;
-	int64_t n = store_get_int(doc, "n");
+	int64_t n = store_mongo_get_int(doc, "n");
 	const char *d, *u;
 	bool ok = true;
 
@@ -493,8 +384,8 @@ static bool summary_add(const bson_t *doc, struct event_summary *out, char ***db
 		*users = b;
 		*cap = nc;
 	}
-	d = get_str(&key, "d");
-	u = get_str(&key, "u");
+	d = store_mongo_get_str(&key, "d");
+	u = store_mongo_get_str(&key, "u");
 	if (d != NULL) {
 		(*dbs)[*ndbs] = strdup(d);
 		if ((*dbs)[*ndbs] == NULL)
@@ -524,17 +415,17 @@ static enum api_err summary_latest(struct store *s, const bson_t *q, struct even
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
 	BSON_APPEND_INT32(&proj, "timestamp", 1);
 	bson_append_document_end(&opts, &proj);
-	rc = store_find_one(store_coll(s, EVENTS), q, &opts, &doc, &found, "event summary latest");
+	rc = store_mongo_find_one(store_mongo_coll(s, EVENTS), q, &opts, &doc, &found, "event summary latest");
 	if (found) {
 		out->has_latest = true;
-		out->latest_ms = get_date(&doc, "timestamp");
+		out->latest_ms = store_mongo_get_date(&doc, "timestamp");
 		bson_destroy(&doc);
 	}
 	bson_destroy(&opts);
 	return rc;
 }
 
-enum api_err store_events_summary(struct store *s, const struct principal *p,
+enum api_err store_mongo_events_summary(struct store *s, const struct principal *p,
 				  const struct event_filter *f, struct event_summary *out)
 {
 	bson_t q = BSON_INITIALIZER, pipe = BSON_INITIALIZER, st, stage, grp, id, n;
@@ -567,13 +458,13 @@ enum api_err store_events_summary(struct store *s, const struct principal *p,
 	bson_append_document_end(&stage, &grp);
 	bson_append_document_end(&st, &stage);
 	bson_append_array_end(&pipe, &st);
-	cur = mongoc_collection_aggregate(store_coll(s, EVENTS), MONGOC_QUERY_NONE, &pipe, NULL, NULL);
+	cur = mongoc_collection_aggregate(store_mongo_coll(s, EVENTS), MONGOC_QUERY_NONE, &pipe, NULL, NULL);
 	rc = API_OK;
 	while (rc == API_OK && mongoc_cursor_next(cur, &doc))
 		if (!summary_add(doc, out, &dbs, &ndbs, &users, &nusers, &cap))
 			rc = API_ERR_INTERNAL;
 	if (rc == API_OK && mongoc_cursor_error(cur, &err))
-		rc = store_error(&err, "event summary");
+		rc = store_mongo_error(&err, "event summary");
 	if (rc == API_OK) {
 		out->distinct_databases = count_distinct(dbs, ndbs);
 		out->distinct_principals = count_distinct(users, nusers);
@@ -595,7 +486,7 @@ out:
 
 /* ---------------------------------------------------------------- databases */
 
-enum api_err store_events_check_databases(struct store *s, struct event_in *ev, size_t n,
+enum api_err store_mongo_events_check_databases(struct store *s, struct event_in *ev, size_t n,
 					  size_t *bad)
 {
 	bson_t q = BSON_INITIALIZER, in, opts = BSON_INITIALIZER, proj;
@@ -620,13 +511,13 @@ enum api_err store_events_check_databases(struct store *s, struct event_in *ev, 
 	if (nids == 0)
 		goto out;
 	BSON_APPEND_DOCUMENT_BEGIN(&q, "_id", &in);
-	store_append_str_array(&in, "$in", ids, nids);
+	store_mongo_append_str_array(&in, "$in", ids, nids);
 	bson_append_document_end(&q, &in);
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
 	BSON_APPEND_INT32(&proj, "tenant_id", 1);
 	BSON_APPEND_INT32(&proj, "name", 1);
 	bson_append_document_end(&opts, &proj);
-	rc = store_find_json(store_coll(s, DATABASES), &q, &opts, &found, "database check");
+	rc = store_mongo_find_json(store_mongo_coll(s, DATABASES), &q, &opts, &found, "database check");
 	if (rc != API_OK)
 		goto out;
 	for (size_t i = 0; i < n && rc == API_OK; i++) {

@@ -3,7 +3,7 @@
  * Dates become RFC 3339 strings; everything a client sent (details,
  * options) round-trips.
  */
-#include "store_internal.h"
+#include "store_mongo.h"
 
 #include <math.h>
 #include <string.h>
@@ -59,7 +59,7 @@ static json_t *value_to_json(bson_iter_t *it)
 	}
 }
 
-json_t *store_bson_to_json(const bson_t *doc)
+json_t *store_mongo_bson_to_json(const bson_t *doc)
 {
 	bson_iter_t it;
 
@@ -68,12 +68,12 @@ json_t *store_bson_to_json(const bson_t *doc)
 	return doc_to_json(&it, false);
 }
 
-json_t *store_iter_to_json(bson_iter_t *it)
+json_t *store_mongo_iter_to_json(bson_iter_t *it)
 {
 	return value_to_json(it);
 }
 
-bool store_json_append(bson_t *b, const char *key, json_t *v)
+bool store_mongo_json_append(bson_t *b, const char *key, json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -94,7 +94,7 @@ bool store_json_append(bson_t *b, const char *key, json_t *v)
 		bool ok = bson_append_document_begin(b, key, -1, &child);
 
 		json_object_foreach(v, k, cv)
-			ok = ok && store_json_append(&child, k, cv);
+			ok = ok && store_mongo_json_append(&child, k, cv);
 		return bson_append_document_end(b, &child) && ok;
 	}
 	case JSON_ARRAY: {
@@ -107,7 +107,7 @@ bool store_json_append(bson_t *b, const char *key, json_t *v)
 
 		json_array_foreach(v, i, cv) {
 			bson_uint32_to_string((uint32_t)i, &ik, idx, sizeof(idx));
-			ok = ok && store_json_append(&child, ik, cv);
+			ok = ok && store_mongo_json_append(&child, ik, cv);
 		}
 		return bson_append_array_end(b, &child) && ok;
 	}

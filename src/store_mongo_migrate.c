@@ -4,25 +4,24 @@
  * so running it again changes nothing. docs/storage.md lists each index
  * with the queries it serves.
  */
-#include "store_internal.h"
+#include "store_mongo.h"
 
 #include "util/log.h"
 
-struct index_spec {
-	const char *collection;
-	const char *name;
-	const char *keys;   /* JSON */
-	bool unique;
-};
-
-static const struct index_spec indexes[] = {
+static const struct store_mongo_index indexes[] = {
 	{ "api_keys", "key_id_1", "{\"key_id\": 1}", true },
 	{ "api_keys", "tenants_1", "{\"tenants\": 1}", false },
+	{ "api_keys", "tenants_1_created_1__id_1",
+	  "{\"tenants\": 1, \"created\": 1, \"_id\": 1}", false },
 	/* databases: one registration per host/port/database in a tenant (409 otherwise) */
 	{ "databases", "tenant_id_1_host_1_port_1_database_1",
 	  "{\"tenant_id\": 1, \"host\": 1, \"port\": 1, \"database\": 1}", true },
 	{ "databases", "tenant_id_1_created_at_-1__id_-1",
 	  "{\"tenant_id\": 1, \"created_at\": -1, \"_id\": -1}", false },
+	{ "databases", "tenant_id_1_status_1_created_at_-1__id_-1",
+	  "{\"tenant_id\": 1, \"status\": 1, \"created_at\": -1, \"_id\": -1}", false },
+	{ "databases", "tenant_id_1_type_1_created_at_-1__id_-1",
+	  "{\"tenant_id\": 1, \"type\": 1, \"created_at\": -1, \"_id\": -1}", false },
 	{ "databases", "status_1_heartbeat.received_at_1",
 	  "{\"status\": 1, \"heartbeat.received_at\": 1}", false },
 	/* what the databases API counts and looks up per database (and events' tenant_db_ts) */
@@ -53,7 +52,7 @@ static const struct index_spec indexes[] = {
 	{ "event_floors", "k_1", "{\"k\": 1}", false },
 };
 
-static enum api_err create_index(struct store *s, const struct index_spec *ix)
+static enum api_err create_index(struct store *s, const struct store_mongo_index *ix)
 {
 	bson_t cmd = BSON_INITIALIZER, arr, spec, reply;
 	bson_t *keys = NULL;
@@ -74,15 +73,15 @@ static enum api_err create_index(struct store *s, const struct index_spec *ix)
 		BSON_APPEND_BOOL(&spec, "unique", true);
 	bson_append_document_end(&arr, &spec);
 	bson_append_array_end(&cmd, &arr);
-	if (!mongoc_database_write_command_with_opts(s->db, &cmd, NULL, &reply, &err))
-		rc = store_error(&err, "createIndexes");
+	if (!mongoc_database_write_command_with_opts(store_mongo_of(s)->db, &cmd, NULL, &reply, &err))
+		rc = store_mongo_error(&err, "createIndexes");
 	bson_destroy(&reply);
 	bson_destroy(&cmd);
 	bson_destroy(keys);
 	return rc;
 }
 
-enum api_err store_migrate(struct store *s)
+enum api_err store_mongo_migrate(struct store *s)
 {
 	for (size_t i = 0; i < sizeof(indexes) / sizeof(indexes[0]); i++) {
 		enum api_err rc = create_index(s, &indexes[i]);
@@ -91,4 +90,17 @@ enum api_err store_migrate(struct store *s)
 			return rc;
 	}
 	return API_OK;
+}
+
+const struct store_mongo_index *store_mongo_indexes(size_t *n)
+{
+	*n = sizeof(indexes) / sizeof(indexes[0]);
+	return indexes;
+}
+
+enum api_err store_mongo_backup(struct store *s, const char *path)
+{
+	(void)s;
+	(void)path;
+	return API_ERR_INVALID_PARAMETER; /* mongodump, or dbaudit-admin export */
 }

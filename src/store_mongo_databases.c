@@ -3,12 +3,13 @@
  * (see store_databases.h). Dates are stored as BSON dates; everything a
  * client sent goes through store_json_append after validation in dbrec.
  */
-#include "store_internal.h"
+#include "store_mongo.h"
 #include "store_databases.h"
 
 #include <string.h>
 
 #include "util/log.h"
+#include "util/timeutil.h"
 
 #define DATABASES "databases"
 #define EVENTS "events"
@@ -30,9 +31,9 @@ static bool append_members(bson_t *b, json_t *o, const char *prefix)
 
 		if (prefix != NULL) {
 			snprintf(key, sizeof(key), "%s.%s", prefix, k);
-			ok = ok && store_json_append(b, key, v);
+			ok = ok && store_mongo_json_append(b, key, v);
 		} else {
-			ok = ok && store_json_append(b, k, v);
+			ok = ok && store_mongo_json_append(b, k, v);
 		}
 	}
 	return ok;
@@ -41,31 +42,10 @@ static bool append_members(bson_t *b, json_t *o, const char *prefix)
 /* {_id: id} plus p's tenant filter. */
 static bool id_filter(bson_t *q, const struct principal *p, const char *id)
 {
-	return BSON_APPEND_UTF8(q, "_id", id) && store_append_tenant_filter(q, p);
+	return BSON_APPEND_UTF8(q, "_id", id) && store_mongo_append_tenant_filter(q, p);
 }
 
-/* Reads one document of coll matching q into *out (JSON); NOT_FOUND when none. */
-static enum api_err find_one(struct store *s, const char *coll, const bson_t *q, const bson_t *opts,
-			     const char *what, json_t **out)
-{
-	mongoc_cursor_t *cur;
-	const bson_t *doc;
-	bson_error_t err;
-	enum api_err rc = API_ERR_NOT_FOUND;
-
-	*out = NULL;
-	cur = mongoc_collection_find_with_opts(store_coll(s, coll), q, opts, NULL);
-	if (mongoc_cursor_next(cur, &doc)) {
-		*out = store_bson_to_json(doc);
-		rc = *out ? API_OK : API_ERR_INTERNAL;
-	} else if (mongoc_cursor_error(cur, &err)) {
-		rc = store_error(&err, what);
-	}
-	mongoc_cursor_destroy(cur);
-	return rc;
-}
-
-enum api_err store_database_insert(struct store *s, const char *id, const char *tenant,
+enum api_err store_mongo_database_insert(struct store *s, const char *id, const char *tenant,
 				   json_t *set, json_t *secrets, int64_t now_ms, json_t **out)
 {
 	bson_t doc = BSON_INITIALIZER, opts = BSON_INITIALIZER;
@@ -75,21 +55,21 @@ enum api_err store_database_insert(struct store *s, const char *id, const char *
 
 	*out = NULL;
 	ok = BSON_APPEND_UTF8(&doc, "_id", id) && BSON_APPEND_UTF8(&doc, "tenant_id", tenant) &&
-	     append_members(&doc, set, NULL) && store_json_append(&doc, "secrets", secrets) &&
+	     append_members(&doc, set, NULL) && store_mongo_json_append(&doc, "secrets", secrets) &&
 	     BSON_APPEND_UTF8(&doc, "status", "pending") &&
 	     BSON_APPEND_UTF8(&doc, "audit_status", "initializing") &&
 	     BSON_APPEND_DATE_TIME(&doc, "created_at", now_ms) &&
 	     BSON_APPEND_DATE_TIME(&doc, "updated_at", now_ms) &&
-	     store_append_write_concern(s, &opts);
+	     store_mongo_append_write_concern(s, &opts);
 	if (!ok) {
 		log_msg(LOG_ERROR, "store: cannot build the database document");
 		goto out;
 	}
-	if (!mongoc_collection_insert_one(store_coll(s, DATABASES), &doc, &opts, NULL, &err)) {
-		rc = store_error(&err, "database insert");
+	if (!mongoc_collection_insert_one(store_mongo_coll(s, DATABASES), &doc, &opts, NULL, &err)) {
+		rc = store_mongo_error(&err, "database insert");
 		goto out;
 	}
-	*out = store_bson_to_json(&doc);
+	*out = store_mongo_bson_to_json(&doc);
 	rc = *out ? API_OK : API_ERR_INTERNAL;
 out:
 	bson_destroy(&opts);
@@ -97,7 +77,7 @@ out:
 	return rc;
 }
 
-enum api_err store_database_get(struct store *s, const struct principal *p, const char *id,
+enum api_err store_mongo_database_get(struct store *s, const struct principal *p, const char *id,
 				json_t **out)
 {
 	bson_t q = BSON_INITIALIZER;
@@ -108,14 +88,14 @@ enum api_err store_database_get(struct store *s, const struct principal *p, cons
 		bson_destroy(&q);
 		return API_ERR_INTERNAL;
 	}
-	rc = find_one(s, DATABASES, &q, NULL, "database lookup", out);
+	rc = store_mongo_find_one_json(store_mongo_coll(s, DATABASES), &q, NULL, out, "database lookup");
 	bson_destroy(&q);
 	return rc;
 }
 
 static bool list_filter(bson_t *q, const struct principal *p, const struct store_database_filter *f)
 {
-	bool ok = store_append_tenant_filter(q, p);
+	bool ok = store_mongo_append_tenant_filter(q, p);
 
 	if (f->status != NULL)
 		ok = ok && BSON_APPEND_UTF8(q, "status", f->status);
@@ -125,29 +105,27 @@ static bool list_filter(bson_t *q, const struct principal *p, const struct store
 		bson_t in;
 
 		ok = ok && BSON_APPEND_DOCUMENT_BEGIN(q, "tags", &in) &&
-		     store_json_append(&in, "$in", f->tags) && bson_append_document_end(q, &in);
+		     store_mongo_json_append(&in, "$in", f->tags) && bson_append_document_end(q, &in);
 	}
 	return ok;
 }
 
-enum api_err store_database_list(struct store *s, const struct principal *p,
-				 const struct store_database_filter *f, json_t **items,
-				 int64_t *total)
+enum api_err store_mongo_database_list(struct store *s, const struct principal *p,
+				       const struct store_database_filter *f, json_t **items,
+				       int64_t *total)
 {
 	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-	mongoc_cursor_t *cur = NULL;
-	const bson_t *doc;
 	bson_error_t err;
 	enum api_err rc = API_ERR_INTERNAL;
-	json_t *arr = json_array();
 	int64_t n;
 
 	*items = NULL;
-	if (arr == NULL || !list_filter(&q, p, f))
+	if (!list_filter(&q, p, f))
 		goto out;
-	n = mongoc_collection_count_documents(store_coll(s, DATABASES), &q, NULL, NULL, NULL, &err);
+	n = mongoc_collection_count_documents(store_mongo_coll(s, DATABASES), &q, NULL, NULL, NULL,
+					      &err);
 	if (n < 0) {
-		rc = store_error(&err, "database count");
+		rc = store_mongo_error(&err, "database count");
 		goto out;
 	}
 	*total = n;
@@ -156,23 +134,8 @@ enum api_err store_database_list(struct store *s, const struct principal *p,
 	    !bson_append_document_end(&opts, &sort) || !BSON_APPEND_INT64(&opts, "skip", f->skip) ||
 	    !BSON_APPEND_INT64(&opts, "limit", f->limit))
 		goto out;
-	cur = mongoc_collection_find_with_opts(store_coll(s, DATABASES), &q, &opts, NULL);
-	while (mongoc_cursor_next(cur, &doc)) {
-		json_t *j = store_bson_to_json(doc);
-
-		if (j == NULL || json_array_append_new(arr, j) != 0)
-			goto out;
-	}
-	if (mongoc_cursor_error(cur, &err)) {
-		rc = store_error(&err, "database list");
-		goto out;
-	}
-	*items = arr;
-	arr = NULL;
-	rc = API_OK;
+	rc = store_mongo_find_json(store_mongo_coll(s, DATABASES), &q, &opts, items, "database list");
 out:
-	mongoc_cursor_destroy(cur);
-	json_decref(arr);
 	bson_destroy(&opts);
 	bson_destroy(&q);
 	return rc;
@@ -192,11 +155,11 @@ static enum api_err modify(struct store *s, const bson_t *q, const bson_t *updat
 		*out = NULL;
 	mongoc_find_and_modify_opts_set_update(fam, update);
 	mongoc_find_and_modify_opts_set_flags(fam, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
-	store_append_write_concern(s, &extra);
+	store_mongo_append_write_concern(s, &extra);
 	mongoc_find_and_modify_opts_append(fam, &extra);
-	if (!mongoc_collection_find_and_modify_with_opts(store_coll(s, DATABASES), q, fam, &reply,
+	if (!mongoc_collection_find_and_modify_with_opts(store_mongo_coll(s, DATABASES), q, fam, &reply,
 							 &err)) {
-		rc = store_error(&err, what);
+		rc = store_mongo_error(&err, what);
 		goto out;
 	}
 	if (!bson_iter_init_find(&it, &reply, "value") || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
@@ -205,7 +168,7 @@ static enum api_err modify(struct store *s, const bson_t *q, const bson_t *updat
 	}
 	rc = API_OK;
 	if (out != NULL) {
-		*out = store_iter_to_json(&it);
+		*out = store_mongo_iter_to_json(&it);
 		if (*out == NULL)
 			rc = API_ERR_INTERNAL;
 	}
@@ -227,14 +190,14 @@ static bool update_set(bson_t *u, json_t *set, json_t *secrets_set, int64_t now_
 		if (strcmp(k, "audit_options") == 0)
 			ok = ok && append_members(u, v, "audit_options");
 		else
-			ok = ok && store_json_append(u, k, v);
+			ok = ok && store_mongo_json_append(u, k, v);
 	}
 	if (secrets_set != NULL)
 		ok = ok && append_members(u, secrets_set, "secrets");
 	return ok && BSON_APPEND_DATE_TIME(u, "updated_at", now_ms);
 }
 
-enum api_err store_database_update(struct store *s, const struct principal *p, const char *id,
+enum api_err store_mongo_database_update(struct store *s, const struct principal *p, const char *id,
 				   json_t *set, json_t *secrets_set, json_t *secrets_unset,
 				   int64_t now_ms, json_t **out)
 {
@@ -264,7 +227,7 @@ enum api_err store_database_update(struct store *s, const struct principal *p, c
 	return rc;
 }
 
-enum api_err store_database_check_unique(struct store *s, const char *tenant, const char *host,
+enum api_err store_mongo_database_check_unique(struct store *s, const char *tenant, const char *host,
 					 int64_t port, const char *database, const char *id)
 {
 	bson_t q = BSON_INITIALIZER, ne;
@@ -283,20 +246,20 @@ enum api_err store_database_check_unique(struct store *s, const char *tenant, co
 	return rc;
 }
 
-enum api_err store_database_delete(struct store *s, const struct principal *p, const char *id)
+enum api_err store_mongo_database_delete(struct store *s, const struct principal *p, const char *id)
 {
 	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, reply;
 	bson_iter_t it;
 	bson_error_t err;
 	enum api_err rc = API_ERR_INTERNAL;
 
-	if (!id_filter(&q, p, id) || !store_append_write_concern(s, &opts)) {
+	if (!id_filter(&q, p, id) || !store_mongo_append_write_concern(s, &opts)) {
 		bson_destroy(&q);
 		bson_destroy(&opts);
 		return rc;
 	}
-	if (!mongoc_collection_delete_one(store_coll(s, DATABASES), &q, &opts, &reply, &err))
-		rc = store_error(&err, "database delete");
+	if (!mongoc_collection_delete_one(store_mongo_coll(s, DATABASES), &q, &opts, &reply, &err))
+		rc = store_mongo_error(&err, "database delete");
 	else if (bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 1)
 		rc = API_OK;
 	else
@@ -317,9 +280,9 @@ static enum api_err update_many(struct store *s, const char *coll, const bson_t 
 	enum api_err rc = API_OK;
 
 	*n = 0;
-	store_append_write_concern(s, &opts);
-	if (!mongoc_collection_update_many(store_coll(s, coll), q, update, &opts, &reply, &err))
-		rc = store_error(&err, what);
+	store_mongo_append_write_concern(s, &opts);
+	if (!mongoc_collection_update_many(store_mongo_coll(s, coll), q, update, &opts, &reply, &err))
+		rc = store_mongo_error(&err, what);
 	else if (bson_iter_init_find(&it, &reply, "modifiedCount"))
 		*n = bson_iter_as_int64(&it);
 	bson_destroy(&reply);
@@ -327,7 +290,7 @@ static enum api_err update_many(struct store *s, const char *coll, const bson_t 
 	return rc;
 }
 
-enum api_err store_policies_disable_for_database(struct store *s, const char *tenant,
+enum api_err store_mongo_policies_disable_for_database(struct store *s, const char *tenant,
 						 const char *id, int64_t now_ms, int64_t *n)
 {
 	bson_t q = BSON_INITIALIZER, u = BSON_INITIALIZER, arr, set;
@@ -345,7 +308,7 @@ enum api_err store_policies_disable_for_database(struct store *s, const char *te
 	return rc;
 }
 
-enum api_err store_database_set_test(struct store *s, const char *tenant, const char *id,
+enum api_err store_mongo_database_set_test(struct store *s, const char *tenant, const char *id,
 				     const char *status, json_t *result, int64_t now_ms)
 {
 	bson_t q = BSON_INITIALIZER, u = BSON_INITIALIZER, set, test;
@@ -362,7 +325,7 @@ enum api_err store_database_set_test(struct store *s, const char *tenant, const 
 	return rc;
 }
 
-enum api_err store_database_heartbeat(struct store *s, const struct principal *p, const char *id,
+enum api_err store_mongo_database_heartbeat(struct store *s, const struct principal *p, const char *id,
 				      json_t *hb, int64_t now_ms, json_t **out)
 {
 	bson_t q = BSON_INITIALIZER, u = BSON_INITIALIZER, set, h, nin;
@@ -417,17 +380,17 @@ static int64_t count(struct store *s, const char *coll, const bson_t *q, const c
 		     enum api_err *rc)
 {
 	bson_error_t err;
-	int64_t n = mongoc_collection_count_documents(store_coll(s, coll), q, NULL, NULL, NULL, &err);
+	int64_t n = mongoc_collection_count_documents(store_mongo_coll(s, coll), q, NULL, NULL, NULL, &err);
 
 	if (n < 0)
-		*rc = store_error(&err, what);
+		*rc = store_mongo_error(&err, what);
 	return n;
 }
 
 /* {tenant filter, database_id: id} */
 static bool db_ref_filter(bson_t *q, const struct principal *p, const char *id)
 {
-	return store_append_tenant_filter(q, p) && BSON_APPEND_UTF8(q, "database_id", id);
+	return store_mongo_append_tenant_filter(q, p) && BSON_APPEND_UTF8(q, "database_id", id);
 }
 
 static int64_t count_events_since(struct store *s, const struct principal *p, const char *id,
@@ -462,7 +425,7 @@ static int64_t count_active_policies(struct store *s, const struct principal *p,
 	bson_t q = BSON_INITIALIZER, or, a, b, c, sz, ex;
 	int64_t n = -1;
 
-	if (store_append_tenant_filter(&q, p) && BSON_APPEND_BOOL(&q, "enabled", true) &&
+	if (store_mongo_append_tenant_filter(&q, p) && BSON_APPEND_BOOL(&q, "enabled", true) &&
 	    BSON_APPEND_ARRAY_BEGIN(&q, "$or", &or) &&
 	    BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &a) && BSON_APPEND_UTF8(&a, "database_ids", id) &&
 	    bson_append_document_end(&or, &a) &&
@@ -478,7 +441,7 @@ static int64_t count_active_policies(struct store *s, const struct principal *p,
 	return n;
 }
 
-enum api_err store_database_stats(struct store *s, const struct principal *p, const char *id,
+enum api_err store_mongo_database_stats(struct store *s, const struct principal *p, const char *id,
 				  int64_t now_ms, struct dbrec_stats *out)
 {
 	enum api_err rc = API_ERR_INTERNAL;
@@ -492,7 +455,7 @@ enum api_err store_database_stats(struct store *s, const struct principal *p, co
 	return API_OK;
 }
 
-enum api_err store_database_last_event(struct store *s, const struct principal *p, const char *id,
+enum api_err store_mongo_database_last_event(struct store *s, const struct principal *p, const char *id,
 				       json_t **out)
 {
 	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
@@ -504,7 +467,7 @@ enum api_err store_database_last_event(struct store *s, const struct principal *
 	    !BSON_APPEND_INT32(&sort, "timestamp", -1) || !bson_append_document_end(&opts, &sort) ||
 	    !BSON_APPEND_INT64(&opts, "limit", 1))
 		goto out;
-	rc = find_one(s, EVENTS, &q, &opts, "last event lookup", &ev);
+	rc = store_mongo_find_one_json(store_mongo_coll(s, EVENTS), &q, &opts, &ev, "last event lookup");
 	if (rc == API_ERR_NOT_FOUND) {
 		rc = API_OK;
 		goto out;
@@ -523,7 +486,44 @@ out:
 	return rc;
 }
 
-enum api_err store_database_mark_stale(struct store *s, int64_t before_ms, int64_t *n)
+enum api_err store_mongo_database_last_event_times(struct store *s, const struct principal *p,
+						  json_t *ids, json_t **out)
+{
+	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, in, proj;
+	json_t *docs = NULL, *res = NULL, *d;
+	enum api_err rc = API_ERR_INTERNAL;
+	size_t i;
+
+	/* last_event_at is kept at ingest (store_mongo_event_seq.c): one find
+	 * by _id for the page ($group has no $max on FerretDB). */
+	*out = NULL;
+	if (!BSON_APPEND_DOCUMENT_BEGIN(&q, "_id", &in) || !store_mongo_json_append(&in, "$in", ids) ||
+	    !bson_append_document_end(&q, &in) || !store_mongo_append_tenant_filter(&q, p) ||
+	    !BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj) ||
+	    !BSON_APPEND_INT32(&proj, "last_event_at", 1) || !bson_append_document_end(&opts, &proj))
+		goto out;
+	rc = store_mongo_find_json(store_mongo_coll(s, DATABASES), &q, &opts, &docs,
+				   "last event times");
+	if (rc != API_OK)
+		goto out;
+	res = json_object();
+	json_array_foreach(docs, i, d) {
+		const char *id = json_string_value(json_object_get(d, "_id"));
+		json_t *t = json_object_get(d, "last_event_at");
+
+		if (res != NULL && id != NULL && json_is_string(t))
+			json_object_set(res, id, t);
+	}
+	*out = res;
+	rc = res ? API_OK : API_ERR_INTERNAL;
+out:
+	json_decref(docs);
+	bson_destroy(&opts);
+	bson_destroy(&q);
+	return rc;
+}
+
+enum api_err store_mongo_database_mark_stale(struct store *s, int64_t before_ms, int64_t *n)
 {
 	bson_t q = BSON_INITIALIZER, u = BSON_INITIALIZER, lt, set;
 	enum api_err rc = API_ERR_INTERNAL;
@@ -539,7 +539,7 @@ enum api_err store_database_mark_stale(struct store *s, int64_t before_ms, int64
 	return rc;
 }
 
-enum api_err store_database_foreach(struct store *s,
+enum api_err store_mongo_database_foreach(struct store *s,
 				    enum api_err (*cb)(json_t *rec, void *arg), void *arg)
 {
 	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
@@ -551,22 +551,22 @@ enum api_err store_database_foreach(struct store *s,
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "_id", 1);
 	bson_append_document_end(&opts, &sort);
-	cur = mongoc_collection_find_with_opts(store_coll(s, DATABASES), &q, &opts, NULL);
+	cur = mongoc_collection_find_with_opts(store_mongo_coll(s, DATABASES), &q, &opts, NULL);
 	while (rc == API_OK && mongoc_cursor_next(cur, &doc)) {
-		json_t *j = store_bson_to_json(doc);
+		json_t *j = store_mongo_bson_to_json(doc);
 
 		rc = j ? cb(j, arg) : API_ERR_INTERNAL;
 		json_decref(j);
 	}
 	if (rc == API_OK && mongoc_cursor_error(cur, &err))
-		rc = store_error(&err, "database walk");
+		rc = store_mongo_error(&err, "database walk");
 	mongoc_cursor_destroy(cur);
 	bson_destroy(&opts);
 	bson_destroy(&q);
 	return rc;
 }
 
-enum api_err store_database_replace_secrets(struct store *s, const char *id, json_t *old,
+enum api_err store_mongo_database_replace_secrets(struct store *s, const char *id, json_t *old,
 					    json_t *secrets)
 {
 	bson_t q = BSON_INITIALIZER, u = BSON_INITIALIZER, set;
@@ -583,10 +583,73 @@ enum api_err store_database_replace_secrets(struct store *s, const char *id, jso
 		     BSON_APPEND_UTF8(&q, key, json_string_value(json_object_get(v, "ct")));
 	}
 	ok = ok && BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set) &&
-	     store_json_append(&set, "secrets", secrets) && bson_append_document_end(&u, &set);
+	     store_mongo_json_append(&set, "secrets", secrets) && bson_append_document_end(&u, &set);
 	if (ok)
 		rc = modify(s, &q, &u, "secret re-encryption", NULL);
 	bson_destroy(&u);
 	bson_destroy(&q);
+	return rc;
+}
+
+/* Appends the members of o to b, as BSON dates where the dotted path is one of dates. */
+static bool append_with_dates(bson_t *b, json_t *o, const char *prefix)
+{
+	static const char *const dates[] = { "created_at", "updated_at", "last_event_at",
+		"heartbeat.received_at", "last_test.at" };
+	const char *k;
+	json_t *v;
+	bool ok = true;
+
+	json_object_foreach(o, k, v) {
+		char path[128];
+		bool date = false;
+		int64_t ms = 0;
+
+		snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] ? "." : "", k);
+		for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++)
+			date |= strcmp(path, dates[i]) == 0;
+		if (date && json_is_string(v) && time_parse_rfc3339(json_string_value(v), &ms) == 0) {
+			ok = ok && BSON_APPEND_DATE_TIME(b, k, ms);
+		} else if (json_is_object(v) && prefix[0] == '\0' &&
+			   (strcmp(k, "heartbeat") == 0 || strcmp(k, "last_test") == 0)) {
+			bson_t child;
+
+			ok = ok && BSON_APPEND_DOCUMENT_BEGIN(b, k, &child) &&
+			     append_with_dates(&child, v, k) && bson_append_document_end(b, &child);
+		} else {
+			ok = ok && store_mongo_json_append(b, k, v);
+		}
+	}
+	return ok;
+}
+
+enum api_err store_mongo_database_import(struct store *s, json_t *rec)
+{
+	bson_t doc = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_error_t err;
+	enum api_err rc = API_ERR_INTERNAL;
+
+	if (append_with_dates(&doc, rec, "") && store_mongo_append_write_concern(s, &opts)) {
+		rc = API_OK;
+		if (!mongoc_collection_insert_one(store_mongo_coll(s, DATABASES), &doc, &opts, NULL,
+						  &err))
+			rc = store_mongo_error(&err, "database import");
+	}
+	if (rc == API_ERR_CONFLICT) {
+		bson_t q = BSON_INITIALIZER, have;
+		bool found = false;
+
+		/* the same record from an earlier run: keep it */
+		BSON_APPEND_UTF8(&q, "_id", json_string_value(json_object_get(rec, "_id")));
+		rc = store_mongo_find_one(store_mongo_coll(s, DATABASES), &q, NULL, &have, &found,
+					  "database import");
+		if (found)
+			bson_destroy(&have);
+		else if (rc == API_OK)
+			rc = API_ERR_CONFLICT;
+		bson_destroy(&q);
+	}
+	bson_destroy(&opts);
+	bson_destroy(&doc);
 	return rc;
 }

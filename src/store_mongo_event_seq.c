@@ -19,7 +19,7 @@
  * index accepts once: the block's record (_id), the block's marker and each
  * event or tombstone (the unique index on events.seq).
  */
-#include "store_internal.h"
+#include "store_mongo.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,9 +54,9 @@ static enum api_err insert_unique(struct store *s, const char *coll, const bson_
 	enum api_err rc = API_OK;
 
 	*dup = false;
-	store_append_write_concern(s, &opts);
-	if (!mongoc_collection_insert_one(store_coll(s, coll), doc, &opts, NULL, &err)) {
-		rc = store_error(&err, what);
+	store_mongo_append_write_concern(s, &opts);
+	if (!mongoc_collection_insert_one(store_mongo_coll(s, coll), doc, &opts, NULL, &err)) {
+		rc = store_mongo_error(&err, what);
 		if (rc == API_ERR_CONFLICT) {
 			*dup = true;
 			rc = API_OK;
@@ -77,9 +77,9 @@ static enum api_err edge_k(struct store *s, const char *coll, int dir, int64_t *
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, "k", dir);
 	bson_append_document_end(&opts, &sort);
-	rc = store_find_one(store_coll(s, coll), &q, &opts, &doc, &found, "event block edge");
+	rc = store_mongo_find_one(store_mongo_coll(s, coll), &q, &opts, &doc, &found, "event block edge");
 	if (found) {
-		*k = store_get_int(&doc, "k");
+		*k = store_mongo_get_int(&doc, "k");
 		bson_destroy(&doc);
 	}
 	bson_destroy(&opts);
@@ -98,10 +98,10 @@ static enum api_err block_lookup(struct store *s, const char *coll, int64_t k, b
 
 	key_of(k, key, sizeof(key));
 	BSON_APPEND_UTF8(&q, "_id", key);
-	rc = store_find_one(store_coll(s, coll), &q, NULL, &doc, found, "event block lookup");
+	rc = store_mongo_find_one(store_mongo_coll(s, coll), &q, NULL, &doc, found, "event block lookup");
 	if (*found) {
 		if (n != NULL)
-			*n = store_get_int(&doc, "n");
+			*n = store_mongo_get_int(&doc, "n");
 		if (at != NULL)
 			*at = bson_iter_init_find(&it, &doc, "at") && BSON_ITER_HOLDS_DATE_TIME(&it) ?
 			      bson_iter_date_time(&it) : 0;
@@ -167,7 +167,7 @@ static enum api_err block_allocate(struct store *s, int64_t n, int64_t now_ms, i
 	return rc;
 }
 
-enum api_err store_events_allocate(struct store *s, int64_t n, int64_t *lo, int64_t *hi)
+enum api_err store_mongo_events_allocate(struct store *s, int64_t n, int64_t *lo, int64_t *hi)
 {
 	int64_t k;
 	enum api_err rc = block_allocate(s, n, time_now_ms(), &k);
@@ -213,47 +213,17 @@ static bool event_to_bson(const struct event_in *e, int64_t now_ms, bson_t *doc)
 		ok &= BSON_APPEND_UTF8(doc, "database_name", e->database_name);
 	ok &= BSON_APPEND_DATE_TIME(doc, "timestamp", e->timestamp_ms);
 	ok &= BSON_APPEND_DATE_TIME(doc, "processed_at", now_ms);
-	ok &= store_json_append(doc, "details", e->details);
+	ok &= store_mongo_json_append(doc, "details", e->details);
 	if (e->external_id)
 		ok &= BSON_APPEND_UTF8(doc, "external_id", e->external_id);
 	if (e->context)
-		ok &= store_json_append(doc, "context", e->context);
+		ok &= store_mongo_json_append(doc, "context", e->context);
 	if (e->related)
-		ok &= store_json_append(doc, "related_events", e->related);
+		ok &= store_mongo_json_append(doc, "related_events", e->related);
 	if (e->action_id[0])
 		ok &= BSON_APPEND_UTF8(doc, "aid", e->action_id);
 	ok &= BSON_APPEND_BOOL(doc, "ok", e->succeeded);
 	return ok;
-}
-
-static int cmp_idx_by_id(const void *a, const void *b, void *arg)
-{
-	const struct event_in *ev = arg;
-
-	return strcmp(ev[*(const size_t *)a].id, ev[*(const size_t *)b].id);
-}
-
-/* Marks later events of the batch with the id of an earlier one as duplicates. */
-static enum api_err dedupe_batch(struct event_in *ev, size_t n)
-{
-	size_t *ix = malloc((n ? n : 1) * sizeof(*ix));
-
-	if (ix == NULL)
-		return API_ERR_INTERNAL;
-	for (size_t i = 0; i < n; i++)
-		ix[i] = i;
-	qsort_r(ix, n, sizeof(*ix), cmp_idx_by_id, ev);
-	for (size_t i = 1; i < n; i++) {
-		size_t a = ix[i - 1], b = ix[i];
-
-		if (strcmp(ev[a].id, ev[b].id) != 0)
-			continue;
-		/* Keep the first in request order (qsort is not stable). */
-		ev[a < b ? b : a].duplicate = true;
-		ix[i] = a < b ? a : b;
-	}
-	free(ix);
-	return API_OK;
 }
 
 enum write_outcome { WRITE_DONE, WRITE_PARTIAL, WRITE_UNKNOWN };
@@ -306,13 +276,13 @@ static enum api_err insert_many(struct store *s, bson_t **docs, size_t m, int32_
 	enum api_err rc = API_OK;
 
 	BSON_APPEND_BOOL(&opts, "ordered", false);
-	store_append_write_concern(s, &opts);
+	store_mongo_append_write_concern(s, &opts);
 	*outcome = WRITE_DONE;
-	if (!mongoc_collection_insert_many(store_coll(s, EVENTS), (const bson_t **)docs, m,
+	if (!mongoc_collection_insert_many(store_mongo_coll(s, EVENTS), (const bson_t **)docs, m,
 					   &opts, &reply, &err)) {
 		*outcome = insert_outcome(&err, &reply, failed, m);
 		if (*outcome == WRITE_UNKNOWN) {
-			rc = store_error(&err, what);
+			rc = store_mongo_error(&err, what);
 			if (rc == API_OK || rc == API_ERR_CONFLICT)
 				rc = API_ERR_UNAVAILABLE;
 		}
@@ -415,12 +385,12 @@ static enum api_err resolve_duplicates(struct store *s, struct event_in *ev, siz
 		goto out;
 	}
 	BSON_APPEND_DOCUMENT_BEGIN(&q, "_id", &in);
-	store_append_str_array(&in, "$in", ids, nids);
+	store_mongo_append_str_array(&in, "$in", ids, nids);
 	bson_append_document_end(&q, &in);
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
 	BSON_APPEND_INT32(&proj, "xid", 1);
 	bson_append_document_end(&opts, &proj);
-	rc = store_find_json(store_coll(s, EVENTS), &q, &opts, &found, "event duplicate lookup");
+	rc = store_mongo_find_json(store_mongo_coll(s, EVENTS), &q, &opts, &found, "event duplicate lookup");
 	if (rc != API_OK)
 		goto out;
 	for (size_t j = 0; j < m; j++) {
@@ -453,7 +423,59 @@ out:
 	return rc;
 }
 
-enum api_err store_events_insert(struct store *s, struct event_in *ev, size_t n,
+/*
+ * Keeps databases.last_event_at: per database of the stored events, their
+ * newest timestamp, where it is newer than the recorded one (the databases
+ * list reads it with the records: issue 9). A failure here leaves the
+ * events stored; it is logged, not reported.
+ */
+static void last_event_record(struct store *s, const struct event_in *ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		bson_t q = BSON_INITIALIZER, u = BSON_INITIALIZER, or, a, b, lt, ex, set;
+		bson_error_t err;
+		int64_t t = ev[i].timestamp_ms;
+		bool first = true;
+
+		if (ev[i].duplicate || ev[i].database_id == NULL)
+			continue;
+		for (size_t j = 0; j < n && first; j++) {
+			if (j == i || ev[j].duplicate || ev[j].database_id == NULL ||
+			    strcmp(ev[j].database_id, ev[i].database_id) != 0)
+				continue;
+			if (j < i)
+				first = false; /* done with that database */
+			else if (ev[j].timestamp_ms > t)
+				t = ev[j].timestamp_ms;
+		}
+		if (!first)
+			continue;
+		BSON_APPEND_UTF8(&q, "_id", ev[i].database_id);
+		BSON_APPEND_UTF8(&q, "tenant_id", ev[i].tenant);
+		BSON_APPEND_ARRAY_BEGIN(&q, "$or", &or);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &a);
+		BSON_APPEND_DOCUMENT_BEGIN(&a, "last_event_at", &lt);
+		BSON_APPEND_DATE_TIME(&lt, "$lt", t);
+		bson_append_document_end(&a, &lt);
+		bson_append_document_end(&or, &a);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &b);
+		BSON_APPEND_DOCUMENT_BEGIN(&b, "last_event_at", &ex);
+		BSON_APPEND_BOOL(&ex, "$exists", false);
+		bson_append_document_end(&b, &ex);
+		bson_append_document_end(&or, &b);
+		bson_append_array_end(&q, &or);
+		BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
+		BSON_APPEND_DATE_TIME(&set, "last_event_at", t);
+		bson_append_document_end(&u, &set);
+		if (!mongoc_collection_update_one(store_mongo_coll(s, "databases"), &q, &u, NULL, NULL,
+						  &err))
+			store_mongo_error(&err, "last event record");
+		bson_destroy(&u);
+		bson_destroy(&q);
+	}
+}
+
+enum api_err store_mongo_events_insert(struct store *s, struct event_in *ev, size_t n,
 				 int64_t now_ms, int64_t lease_ms)
 {
 	int64_t started = time_mono_ms();
@@ -467,9 +489,6 @@ enum api_err store_events_insert(struct store *s, struct event_in *ev, size_t n,
 
 	if (n > EVENT_MAX_BATCH)
 		return API_ERR_INTERNAL;
-	rc = dedupe_batch(ev, n);
-	if (rc != API_OK)
-		return rc;
 	docs = calloc(n ? n : 1, sizeof(*docs));
 	map = calloc(n ? n : 1, sizeof(*map));
 	failed = calloc(n ? n : 1, sizeof(*failed));
@@ -517,6 +536,8 @@ enum api_err store_events_insert(struct store *s, struct event_in *ev, size_t n,
 		else if (rc == API_OK && lost)
 			rc = API_ERR_UNAVAILABLE;
 	}
+	if (rc == API_OK)
+		last_event_record(s, ev, n);
 out:
 	for (size_t j = 0; docs != NULL && j < m; j++)
 		bson_destroy(docs[j]);
@@ -537,9 +558,9 @@ static enum api_err watermark_read(struct store *s, int64_t *k)
 
 	*k = 0;
 	BSON_APPEND_UTF8(&q, "_id", "event_watermark");
-	rc = store_find_one(store_coll(s, COUNTERS), &q, NULL, &doc, &found, "event watermark read");
+	rc = store_mongo_find_one(store_mongo_coll(s, COUNTERS), &q, NULL, &doc, &found, "event watermark read");
 	if (found) {
-		*k = store_get_int(&doc, "k");
+		*k = store_mongo_get_int(&doc, "k");
 		bson_destroy(&doc);
 	}
 	bson_destroy(&q);
@@ -557,8 +578,8 @@ static enum api_err watermark_raise(struct store *s, int64_t k)
 	BSON_APPEND_INT64(&child, "k", k);
 	bson_append_document_end(&update, &child);
 	BSON_APPEND_BOOL(&opts, "upsert", true);
-	if (!mongoc_collection_update_one(store_coll(s, COUNTERS), &q, &update, &opts, NULL, &err))
-		rc = store_error(&err, "event watermark update");
+	if (!mongoc_collection_update_one(store_mongo_coll(s, COUNTERS), &q, &update, &opts, NULL, &err))
+		rc = store_mongo_error(&err, "event watermark update");
 	if (rc == API_ERR_CONFLICT)
 		rc = API_OK; /* two first upserts raced; the other one stored it */
 	bson_destroy(&opts);
@@ -567,7 +588,7 @@ static enum api_err watermark_raise(struct store *s, int64_t k)
 	return rc;
 }
 
-enum api_err store_events_watermark(struct store *s, int64_t lease_ms, int64_t now_ms,
+enum api_err store_mongo_events_watermark(struct store *s, int64_t lease_ms, int64_t now_ms,
 				    int max_steps, int64_t *w)
 {
 	int64_t persisted, kmin, k;
@@ -613,7 +634,7 @@ enum api_err store_events_watermark(struct store *s, int64_t lease_ms, int64_t n
 	return rc;
 }
 
-enum api_err store_events_version(struct store *s, int64_t *version, bool *settled)
+enum api_err store_mongo_events_version(struct store *s, int64_t *version, bool *settled)
 {
 	int64_t w = 0;
 	enum api_err rc = edge_k(s, BLOCKS, -1, version);
@@ -626,7 +647,7 @@ enum api_err store_events_version(struct store *s, int64_t *version, bool *settl
 	return rc;
 }
 
-enum api_err store_events_invalidate(struct store *s)
+enum api_err store_mongo_events_invalidate(struct store *s)
 {
 	int64_t k;
 	enum api_err rc = block_allocate(s, 0, time_now_ms(), &k);
@@ -636,7 +657,7 @@ enum api_err store_events_invalidate(struct store *s)
 	return rc;
 }
 
-enum api_err store_events_allocated(struct store *s, int64_t *seq)
+enum api_err store_mongo_events_allocated(struct store *s, int64_t *seq)
 {
 	int64_t k;
 	enum api_err rc = edge_k(s, BLOCKS, -1, &k);
@@ -645,7 +666,7 @@ enum api_err store_events_allocated(struct store *s, int64_t *seq)
 	return rc;
 }
 
-enum api_err store_events_gc(struct store *s)
+enum api_err store_mongo_events_gc(struct store *s)
 {
 	int64_t k, f;
 	bson_t q = BSON_INITIALIZER, lt, doc = BSON_INITIALIZER;
@@ -674,12 +695,114 @@ enum api_err store_events_gc(struct store *s)
 	BSON_APPEND_DOCUMENT_BEGIN(&q, "k", &lt);
 	BSON_APPEND_INT64(&lt, "$lt", f);
 	bson_append_document_end(&q, &lt);
-	if (!mongoc_collection_delete_many(store_coll(s, RANGES), &q, NULL, NULL, &err))
-		rc = store_error(&err, "event range cleanup");
-	if (rc == API_OK && !mongoc_collection_delete_many(store_coll(s, BLOCKS), &q, NULL, NULL, &err))
-		rc = store_error(&err, "event block cleanup");
-	if (rc == API_OK && !mongoc_collection_delete_many(store_coll(s, FLOORS), &q, NULL, NULL, &err))
-		rc = store_error(&err, "event floor cleanup");
+	if (!mongoc_collection_delete_many(store_mongo_coll(s, RANGES), &q, NULL, NULL, &err))
+		rc = store_mongo_error(&err, "event range cleanup");
+	if (rc == API_OK && !mongoc_collection_delete_many(store_mongo_coll(s, BLOCKS), &q, NULL, NULL, &err))
+		rc = store_mongo_error(&err, "event block cleanup");
+	if (rc == API_OK && !mongoc_collection_delete_many(store_mongo_coll(s, FLOORS), &q, NULL, NULL, &err))
+		rc = store_mongo_error(&err, "event floor cleanup");
 	bson_destroy(&q);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- export, import */
+
+enum api_err store_mongo_events_scan(struct store *s, const char *tenant, int64_t after,
+				     int64_t limit, json_t **items)
+{
+	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, gt, ne, sort;
+	enum api_err rc;
+
+	if (tenant != NULL)
+		BSON_APPEND_UTF8(&q, "tenant_id", tenant);
+	BSON_APPEND_DOCUMENT_BEGIN(&q, "seq", &gt);
+	BSON_APPEND_INT64(&gt, "$gt", after);
+	bson_append_document_end(&q, &gt);
+	BSON_APPEND_DOCUMENT_BEGIN(&q, "tomb", &ne);
+	BSON_APPEND_BOOL(&ne, "$ne", true);
+	bson_append_document_end(&q, &ne);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "seq", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit);
+	rc = store_mongo_find_json(store_mongo_coll(s, EVENTS), &q, &opts, items, "event export");
+	bson_destroy(&opts);
+	bson_destroy(&q);
+	return rc;
+}
+
+/* Whether events holds id with sequence seq. */
+static enum api_err same_event(struct store *s, const char *id, int64_t seq, bool *same)
+{
+	bson_t q = BSON_INITIALIZER, doc;
+	enum api_err rc;
+
+	BSON_APPEND_UTF8(&q, "_id", id);
+	BSON_APPEND_INT64(&q, "seq", seq);
+	rc = store_mongo_find_one(store_mongo_coll(s, EVENTS), &q, NULL, &doc, same, "event import");
+	if (*same)
+		bson_destroy(&doc);
+	bson_destroy(&q);
+	return rc;
+}
+
+enum api_err store_mongo_events_import(struct store *s, struct event_in *ev,
+				       const int64_t *processed_ms, size_t n)
+{
+	bson_t **docs = calloc(n ? n : 1, sizeof(*docs));
+	int32_t *failed = calloc(n ? n : 1, sizeof(*failed));
+	enum write_outcome outcome;
+	int64_t kmax = -1, k;
+	enum api_err rc = docs && failed ? API_OK : API_ERR_INTERNAL;
+
+	for (size_t i = 0; rc == API_OK && i < n; i++) {
+		docs[i] = bson_new();
+		if (!event_to_bson(&ev[i], processed_ms[i], docs[i]))
+			rc = API_ERR_INTERNAL;
+		if (ev[i].seq / SEQ_BLOCK > kmax)
+			kmax = ev[i].seq / SEQ_BLOCK;
+	}
+	if (rc == API_OK && n > 0)
+		rc = insert_many(s, docs, n, failed, &outcome, "event import");
+	for (size_t i = 0; rc == API_OK && i < n; i++) {
+		bool same = false;
+
+		if (failed[i] == 0)
+			continue;
+		rc = failed[i] == 11000 ? same_event(s, ev[i].id, ev[i].seq, &same) : API_ERR_INTERNAL;
+		if (rc == API_OK && !same) {
+			log_msg(LOG_ERROR, "store: import: event %s or its sequence %" PRId64
+				" is taken by another event", ev[i].id, ev[i].seq);
+			rc = API_ERR_CONFLICT;
+		}
+	}
+	/*
+	 * Every block up to the batch's is decided now: record them (from the
+	 * first unrecorded one, so gaps between batches are covered) and their
+	 * allocation, so that the watermark passes them and new batches are
+	 * numbered above.
+	 */
+	if (rc == API_OK && kmax >= 0)
+		rc = edge_k(s, RANGES, -1, &k);
+	for (k = k + 1; rc == API_OK && kmax >= 0 && k <= kmax; k++) {
+		bson_t doc = BSON_INITIALIZER;
+		char key[24];
+		bool dup;
+
+		key_of(k, key, sizeof(key));
+		BSON_APPEND_UTF8(&doc, "_id", key);
+		BSON_APPEND_INT64(&doc, "k", k);
+		BSON_APPEND_INT64(&doc, "n", 0);
+		BSON_APPEND_DATE_TIME(&doc, "at", time_now_ms());
+		rc = insert_unique(s, BLOCKS, &doc, &dup, "event import block");
+		bson_destroy(&doc);
+		if (rc == API_OK)
+			rc = range_record(s, k);
+	}
+	for (size_t i = 0; docs != NULL && i < n; i++)
+		if (docs[i] != NULL)
+			bson_destroy(docs[i]);
+	free(docs);
+	free(failed);
 	return rc;
 }

@@ -2,7 +2,7 @@
  * store_keys: the api_keys collection. A key document holds the SHA-256 of
  * the key, never the key.
  */
-#include "store_internal.h"
+#include "store_mongo.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +26,7 @@ static bool append_scopes(bson_t *doc, unsigned scopes)
 	return ok && bson_append_array_end(doc, &arr);
 }
 
-enum api_err store_key_insert(struct store *s, const struct key_record *k)
+enum api_err store_mongo_key_insert(struct store *s, const struct key_record *k)
 {
 	bson_t doc = BSON_INITIALIZER, arr, opts = BSON_INITIALIZER;
 	bson_error_t err;
@@ -50,9 +50,9 @@ enum api_err store_key_insert(struct store *s, const struct key_record *k)
 	if (k->expires_ms)
 		BSON_APPEND_DATE_TIME(&doc, "expires", k->expires_ms);
 	BSON_APPEND_BOOL(&doc, "revoked", false);
-	store_append_write_concern(s, &opts);
-	if (!mongoc_collection_insert_one(store_coll(s, KEYS), &doc, &opts, NULL, &err))
-		rc = store_error(&err, "api key insert");
+	store_mongo_append_write_concern(s, &opts);
+	if (!mongoc_collection_insert_one(store_mongo_coll(s, KEYS), &doc, &opts, NULL, &err))
+		rc = store_mongo_error(&err, "api key insert");
 	bson_destroy(&opts);
 	bson_destroy(&doc);
 	return rc;
@@ -65,15 +65,6 @@ static void copy_str(const bson_t *doc, const char *field, char *out, size_t siz
 	out[0] = '\0';
 	if (bson_iter_init_find(&it, doc, field) && BSON_ITER_HOLDS_UTF8(&it))
 		snprintf(out, size, "%s", bson_iter_utf8(&it, NULL));
-}
-
-static int64_t get_date(const bson_t *doc, const char *field)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, field) && BSON_ITER_HOLDS_DATE_TIME(&it))
-		return bson_iter_date_time(&it);
-	return 0;
 }
 
 static void key_from_bson(const bson_t *doc, struct key_record *k)
@@ -100,13 +91,13 @@ static void key_from_bson(const bson_t *doc, struct key_record *k)
 			if (BSON_ITER_HOLDS_UTF8(&child))
 				k->scopes |= principal_scope_bit(bson_iter_utf8(&child, NULL));
 	}
-	k->created_ms = get_date(doc, "created");
-	k->expires_ms = get_date(doc, "expires");
-	k->last_used_ms = get_date(doc, "last_used");
+	k->created_ms = store_mongo_get_date(doc, "created");
+	k->expires_ms = store_mongo_get_date(doc, "expires");
+	k->last_used_ms = store_mongo_get_date(doc, "last_used");
 	k->revoked = bson_iter_init_find(&it, doc, "revoked") && bson_iter_as_bool(&it);
 }
 
-enum api_err store_key_get(struct store *s, const char *key_id, struct key_record *out)
+enum api_err store_mongo_key_get(struct store *s, const char *key_id, struct key_record *out)
 {
 	bson_t q = BSON_INITIALIZER;
 	mongoc_cursor_t *cur;
@@ -115,19 +106,19 @@ enum api_err store_key_get(struct store *s, const char *key_id, struct key_recor
 	enum api_err rc = API_ERR_NOT_FOUND;
 
 	BSON_APPEND_UTF8(&q, "_id", key_id);
-	cur = mongoc_collection_find_with_opts(store_coll(s, KEYS), &q, NULL, NULL);
+	cur = mongoc_collection_find_with_opts(store_mongo_coll(s, KEYS), &q, NULL, NULL);
 	if (mongoc_cursor_next(cur, &doc)) {
 		key_from_bson(doc, out);
 		rc = API_OK;
 	} else if (mongoc_cursor_error(cur, &err)) {
-		rc = store_error(&err, "api key lookup");
+		rc = store_mongo_error(&err, "api key lookup");
 	}
 	mongoc_cursor_destroy(cur);
 	bson_destroy(&q);
 	return rc;
 }
 
-enum api_err store_key_list(struct store *s, const char *tenant,
+enum api_err store_mongo_key_list(struct store *s, const char *tenant,
 			    void (*cb)(const struct key_record *k, void *arg), void *arg)
 {
 	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
@@ -143,13 +134,13 @@ enum api_err store_key_list(struct store *s, const char *tenant,
 	BSON_APPEND_INT32(&sort, "created", 1);
 	BSON_APPEND_INT32(&sort, "_id", 1);
 	bson_append_document_end(&opts, &sort);
-	cur = mongoc_collection_find_with_opts(store_coll(s, KEYS), &q, &opts, NULL);
+	cur = mongoc_collection_find_with_opts(store_mongo_coll(s, KEYS), &q, &opts, NULL);
 	while (mongoc_cursor_next(cur, &doc)) {
 		key_from_bson(doc, &k);
 		cb(&k, arg);
 	}
 	if (mongoc_cursor_error(cur, &err))
-		rc = store_error(&err, "api key list");
+		rc = store_mongo_error(&err, "api key list");
 	mongoc_cursor_destroy(cur);
 	bson_destroy(&opts);
 	bson_destroy(&q);
@@ -168,9 +159,9 @@ static enum api_err key_update(struct store *s, const char *key_id, bson_t *extr
 	if (extra_q != NULL)
 		bson_concat(&q, extra_q);
 	if (durable)
-		store_append_write_concern(s, &opts);
-	if (!mongoc_collection_update_one(store_coll(s, KEYS), &q, update, &opts, &reply, &err))
-		rc = store_error(&err, what);
+		store_mongo_append_write_concern(s, &opts);
+	if (!mongoc_collection_update_one(store_mongo_coll(s, KEYS), &q, update, &opts, &reply, &err))
+		rc = store_mongo_error(&err, what);
 	else if (extra_q == NULL && bson_iter_init_find(&it, &reply, "matchedCount") &&
 		 bson_iter_as_int64(&it) == 0)
 		rc = API_ERR_NOT_FOUND;
@@ -180,7 +171,7 @@ static enum api_err key_update(struct store *s, const char *key_id, bson_t *extr
 	return rc;
 }
 
-enum api_err store_key_revoke(struct store *s, const char *key_id)
+enum api_err store_mongo_key_revoke(struct store *s, const char *key_id)
 {
 	bson_t update = BSON_INITIALIZER, set;
 	enum api_err rc;
@@ -193,7 +184,7 @@ enum api_err store_key_revoke(struct store *s, const char *key_id)
 	return rc;
 }
 
-enum api_err store_key_touch(struct store *s, const char *key_id, int64_t ms)
+enum api_err store_mongo_key_touch(struct store *s, const char *key_id, int64_t ms)
 {
 	bson_t update = BSON_INITIALIZER, set, extra = BSON_INITIALIZER, or, a, b, lt;
 	enum api_err rc;

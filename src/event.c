@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "principal.h"
+#include "sqlanalysis.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -101,6 +102,9 @@ int event_type_pattern(const char *pattern, uint32_t *mask)
 void event_in_cleanup(struct event_in *ev)
 {
 	json_decref(ev->details);
+	if (ev->sql != NULL)
+		sqlanalysis_cleanup(ev->sql);
+	free(ev->sql);
 	json_decref(ev->context);
 	json_decref(ev->related);
 	memset(ev, 0, sizeof(*ev));
@@ -660,6 +664,26 @@ static int parse_details(json_t *obj, struct event_in *out, struct perr *e)
 	return check_details(out->details, e);
 }
 
+/* Analyses the statement of an event that carries one and fills the kAudit
+ * fields the collector left out. Returns 0, or -1 when memory runs out. */
+static int analyse_query(struct event_in *ev)
+{
+	static const char *const session_types[] = { "user.login_success", "user.login_failed",
+						      "database.connection", "database.disconnect" };
+	json_t *q = json_object_get(ev->details, "query");
+
+	if (!json_is_string(q))
+		return 0;
+	for (size_t i = 0; i < sizeof(session_types) / sizeof(session_types[0]); i++)
+		if (strcmp(ev->type, session_types[i]) == 0)
+			return 0;
+	ev->sql = calloc(1, sizeof(*ev->sql));
+	if (ev->sql == NULL ||
+	    sqlanalysis_run(json_string_value(q), SQL_DIALECT_UNKNOWN, 0, ev->sql) != API_OK)
+		return -1;
+	return sqlanalysis_fill_details(ev->details, ev->sql) == API_OK ? 0 : -1;
+}
+
 enum event_parse_result event_parse(json_t *obj, const struct principal *who,
 				    struct event_in *out, char *msg, size_t msglen)
 {
@@ -689,6 +713,10 @@ enum event_parse_result event_parse(json_t *obj, const struct principal *who,
 			return EVENT_PARSE_INTERNAL;
 		}
 		snprintf(out->xid, sizeof(out->xid), "%s", out->id);
+	}
+	if (analyse_query(out) != 0) {
+		fail(&e, "out of memory");
+		return EVENT_PARSE_INTERNAL;
 	}
 	event_action_id(out->type, out->details, out->action_id);
 	out->succeeded = event_succeeded(out->type, out->details);

@@ -350,9 +350,13 @@ static bool lex_next(struct lexer *lx, struct sql_token *t)
 
 static bool token_eq(const char *text, const struct sql_token *t, const char *kw)
 {
-	size_t n = strlen(kw);
+	size_t n;
 
-	return t->kind == SQLT_WORD && t->len == n && strncasecmp(text + t->off, kw, n) == 0;
+	/* the detectors ask this of every token many times: fail fast */
+	if (t->kind != SQLT_WORD || tolower((unsigned char)text[t->off]) != tolower((unsigned char)kw[0]))
+		return false;
+	n = strlen(kw);
+	return t->len == n && strncasecmp(text + t->off, kw, n) == 0;
 }
 
 bool sqlanalysis_token_is(const struct sql_analysis *a, size_t i, const char *kw)
@@ -408,7 +412,14 @@ char *sqlanalysis_mask_tokens(const char *text, enum sql_dialect d)
 		}
 		if (buf_append(&b, text + copied, t.off + keep - copied) != 0)
 			goto fail;
-		snprintf(ph, sizeof(ph), keep ? " $%zu " : "$%zu", next++);
+		/* a placeholder glued to a word or a '$' could form a new dollar
+		 * quote on a later pass: keep them apart */
+		if (keep)
+			snprintf(ph, sizeof(ph), " $%zu ", next++);
+		else
+			snprintf(ph, sizeof(ph), "%s$%zu",
+				 t.off > 0 && is_word_char((unsigned char)text[t.off - 1]) ? " " : "",
+				 next++);
 		if (buf_appends(&b, ph) != 0)
 			goto fail;
 		copied = t.off + t.len;
@@ -706,10 +717,10 @@ static int tokens_objects(struct sql_analysis *a)
 	}
 	if (a->n_tokens > 0 && is_name_token(&a->tokens[a->n_tokens - 1])) {
 		const struct sql_token *t = &a->tokens[a->n_tokens - 1];
+		bool quoted = t->kind == SQLT_QIDENT && t->len >= 2;
 
 		if (!(t->kind == SQLT_WORD && column_stopword(x + t->off, t->len)) &&
-		    add_column(a, x + t->off + (t->kind == SQLT_QIDENT),
-			       t->len - (t->kind == SQLT_QIDENT ? 2 : 0)) != 0)
+		    add_column(a, x + t->off + quoted, t->len - (quoted ? 2 : 0)) != 0)
 			return -1;
 	}
 	return err;
@@ -747,7 +758,9 @@ static int tokenize(struct sql_analysis *a)
 
 /* ------------------------------------------------------- libpg_query path */
 
-static const char *pg_node_action(const char *node, json_t *body)
+/* Action of a top-level node of libpg_query's tree; GrantStmt and CopyStmt
+ * are refined by their is_grant / is_from flags (false ones are omitted). */
+static const char *pg_node_action(const char *node, size_t n)
 {
 	static const struct {
 		const char *node;
@@ -758,80 +771,163 @@ static const char *pg_node_action(const char *node, json_t *body)
 		{ "DoStmt", "EX" }, { "IndexStmt", "CR" }, { "ViewStmt", "CR" },
 		{ "DefineStmt", "CR" }, { "CompositeTypeStmt", "CR" }, { "RuleStmt", "CR" },
 		{ "DropStmt", "DR" }, { "RenameStmt", "AL" }, { "ExplainStmt", "SL" },
+		{ "GrantStmt", "R" }, { "GrantRoleStmt", "R" }, { "CopyStmt", "SL" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(node, map[i].node) == 0)
+		if (strlen(map[i].node) == n && memcmp(node, map[i].node, n) == 0)
 			return map[i].aid;
-	if (strcmp(node, "GrantStmt") == 0 || strcmp(node, "GrantRoleStmt") == 0)
-		return json_is_true(json_object_get(body, "is_grant")) ? "G" : "R";
-	if (strcmp(node, "CopyStmt") == 0)
-		return json_is_true(json_object_get(body, "is_from")) ? "IN" : "SL";
-	if (strncmp(node, "Create", 6) == 0)
+	if (n >= 6 && memcmp(node, "Create", 6) == 0)
 		return "CR";
-	if (strncmp(node, "Alter", 5) == 0)
+	if (n >= 5 && memcmp(node, "Alter", 5) == 0)
 		return "AL";
-	if (strncmp(node, "Drop", 4) == 0)
+	if (n >= 4 && memcmp(node, "Drop", 4) == 0)
 		return "DR";
 	return "";
 }
 
-static int pg_walk(struct sql_analysis *a, json_t *v, int depth)
+/*
+ * libpg_query's JSON is read by one forward scan instead of a DOM: building
+ * a jansson tree of it cost several times the parse itself. The scan keeps
+ * the last key seen at each nesting level, which is all the context the
+ * fields below need.
+ */
+#define PGJ_DEPTH 512
+
+struct pgj {
+	const char *p;           /* scan position in the JSON text */
+	const char *key[PGJ_DEPTH];
+	size_t klen[PGJ_DEPTH];
+	int depth;
+};
+
+static bool pgj_key_is(const struct pgj *j, int d, const char *k)
 {
-	const char *key;
-	json_t *val;
-	size_t i;
+	return d >= 0 && d < PGJ_DEPTH && j->key[d] != NULL && j->klen[d] == strlen(k) &&
+	       memcmp(j->key[d], k, j->klen[d]) == 0;
+}
 
-	if (depth > 256)
-		return 0;
-	if (json_is_array(v)) {
-		json_array_foreach(v, i, val)
-			if (pg_walk(a, val, depth + 1) != 0)
-				return -1;
-		return 0;
+/* Scans a JSON string at j->p (on its opening quote); *s and *n get its raw
+ * contents (escapes left as they are). */
+static void pgj_string(struct pgj *j, const char **s, size_t *n)
+{
+	const char *q = ++j->p;
+
+	while (*q != '\0' && *q != '"')
+		q += (*q == '\\' && q[1] != '\0') ? 2 : 1;
+	*s = j->p;
+	*n = (size_t)(q - j->p);
+	j->p = *q ? q + 1 : q;
+}
+
+/* A name from the tree: the common escapes \" and \\ undone. */
+static char *pgj_name(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t o = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n)
+			i++;
+		out[o++] = (char)tolower((unsigned char)s[i]);
 	}
-	if (!json_is_object(v))
-		return 0;
-	json_object_foreach(v, key, val) {
-		if (strcmp(key, "RangeVar") == 0 || (strcmp(key, "relation") == 0 &&
-						       json_is_string(json_object_get(val, "relname")))) {
-			const char *s = json_string_value(json_object_get(val, "schemaname"));
-			const char *r = json_string_value(json_object_get(val, "relname"));
+	out[o] = '\0';
+	return out;
+}
 
-			if (r != NULL) {
-				char *name = dup_lower(r, strlen(r));
-				char *schema = s ? dup_lower(s, strlen(s)) : NULL;
+static int pg_scan(struct sql_analysis *a, const char *json)
+{
+	struct pgj j;
+	const char *schema = NULL, *col = NULL;
+	size_t schema_len = 0, col_len = 0;
+	int schema_depth = -1, col_depth = -1, stmt = -1;
 
-				if (name == NULL || (s != NULL && schema == NULL)) {
+	memset(&j, 0, sizeof(j));
+	j.p = json;
+	while (*j.p != '\0') {
+		char c = *j.p;
+
+		if (c == '{' || c == '[') {
+			j.depth++;
+			if (j.depth < PGJ_DEPTH)
+				j.key[j.depth] = NULL;
+			j.p++;
+		} else if (c == '}' || c == ']') {
+			if (col != NULL && j.depth == col_depth) {
+				if (add_column(a, col, col_len) != 0)
+					return -1;
+				col = NULL;
+			}
+			j.depth--;
+			j.p++;
+		} else if (c == '"') {
+			const char *k, *v = NULL;
+			size_t kn, vn = 0;
+			int d = j.depth;
+
+			pgj_string(&j, &k, &kn);
+			if (*j.p != ':')
+				continue;	/* a value, read with its key below */
+			j.p++;
+			if (d < PGJ_DEPTH) {
+				j.key[d] = k;
+				j.klen[d] = kn;
+			}
+			if (*j.p == '"')
+				pgj_string(&j, &v, &vn);
+			/* {"stmts":[{"stmt":{"<Node>":{...}}}]}: the node is a key at depth 4 */
+			if (d == 4 && pgj_key_is(&j, 3, "stmt")) {
+				stmt++;
+				if (stmt < SQLA_MAX_STMTS)
+					snprintf(a->stmt_actions[stmt], sizeof(a->stmt_actions[stmt]), "%s",
+						 pg_node_action(k, kn));
+			} else if (d == 5 && stmt >= 0 && stmt < SQLA_MAX_STMTS &&
+				   strncmp(j.p, "true", 4) == 0 &&
+				   ((pgj_key_is(&j, 4, "GrantStmt") || pgj_key_is(&j, 4, "GrantRoleStmt")) &&
+				    kn == 8 && memcmp(k, "is_grant", 8) == 0)) {
+				snprintf(a->stmt_actions[stmt], sizeof(a->stmt_actions[stmt]), "G");
+			} else if (d == 5 && stmt >= 0 && stmt < SQLA_MAX_STMTS &&
+				   strncmp(j.p, "true", 4) == 0 && pgj_key_is(&j, 4, "CopyStmt") &&
+				   kn == 7 && memcmp(k, "is_from", 7) == 0) {
+				snprintf(a->stmt_actions[stmt], sizeof(a->stmt_actions[stmt]), "IN");
+			} else if (v != NULL && kn == 10 && memcmp(k, "schemaname", 10) == 0) {
+				schema = v;
+				schema_len = vn;
+				schema_depth = d;
+			} else if (v != NULL && kn == 7 && memcmp(k, "relname", 7) == 0) {
+				char *name = pgj_name(v, vn);
+				char *sch = schema != NULL && schema_depth == d ? pgj_name(schema, schema_len) : NULL;
+
+				if (name == NULL || (schema != NULL && schema_depth == d && sch == NULL)) {
 					free(name);
-					free(schema);
+					free(sch);
 					return -1;
 				}
-				if (add_object(a, schema, name) != 0)
+				schema = NULL;
+				if (add_object(a, sch, name) != 0)
+					return -1;
+			} else if (v != NULL && kn == 4 && memcmp(k, "sval", 4) == 0 &&
+				   pgj_key_is(&j, d - 1, "String") && pgj_key_is(&j, d - 3, "fields") &&
+				   pgj_key_is(&j, d - 4, "ColumnRef")) {
+				/* the last field of a ColumnRef is the column; keep it until it closes */
+				col = v;
+				col_len = vn;
+				col_depth = d - 3;
+			} else if (kn == 6 && memcmp(k, "A_Star", 6) == 0 && pgj_key_is(&j, d - 2, "fields")) {
+				a->star = true;
+				col = NULL;
+			} else if (v != NULL && kn == 4 && memcmp(k, "name", 4) == 0 &&
+				   pgj_key_is(&j, d - 1, "ResTarget")) {
+				if (add_column(a, v, vn) != 0)
 					return -1;
 			}
-			continue;
+		} else {
+			j.p++;
 		}
-		if (strcmp(key, "ColumnRef") == 0) {
-			json_t *f = json_object_get(val, "fields");
-			json_t *last = json_array_get(f, json_array_size(f) - 1);
-			const char *c = json_string_value(json_object_get(json_object_get(last, "String"), "sval"));
-
-			if (json_object_get(last, "A_Star") != NULL)
-				a->star = true;
-			else if (c != NULL && add_column(a, c, strlen(c)) != 0)
-				return -1;
-			continue;
-		}
-		if (strcmp(key, "ResTarget") == 0) {
-			const char *c = json_string_value(json_object_get(val, "name"));
-
-			if (c != NULL && add_column(a, c, strlen(c)) != 0)
-				return -1;
-		}
-		if (pg_walk(a, val, depth + 1) != 0)
-			return -1;
 	}
+	a->n_statements = stmt + 1;
 	return 0;
 }
 
@@ -839,32 +935,12 @@ static int pg_walk(struct sql_analysis *a, json_t *v, int depth)
 static int pg_analyse(struct sql_analysis *a)
 {
 	PgQueryParseResult r = pg_query_parse(a->text);
-	json_t *stmts, *s;
-	size_t i;
 	int rc = 0;
 
-	if (r.error != NULL || r.parse_tree == NULL)
-		goto out;
-	a->pg_tree = json_loads(r.parse_tree, 0, NULL);
-	if (a->pg_tree == NULL)
-		goto out;
-	stmts = json_object_get(a->pg_tree, "stmts");
-	a->pg_parsed = true;
-	a->n_statements = (int)json_array_size(stmts);
-	json_array_foreach(stmts, i, s) {
-		json_t *stmt = json_object_get(s, "stmt");
-		const char *node;
-		json_t *body;
-
-		json_object_foreach(stmt, node, body) {
-			if (i < SQLA_MAX_STMTS)
-				snprintf(a->stmt_actions[i], sizeof(a->stmt_actions[i]), "%s",
-					 pg_node_action(node, body));
-			break;
-		}
+	if (r.error == NULL && r.parse_tree != NULL) {
+		a->pg_parsed = true;
+		rc = pg_scan(a, r.parse_tree) != 0 ? -1 : 1;
 	}
-	rc = pg_walk(a, stmts, 0) != 0 ? -1 : 1;
-out:
 	pg_query_free_parse_result(r);
 	return rc;
 }
@@ -937,7 +1013,6 @@ void sqlanalysis_cleanup(struct sql_analysis *a)
 	for (size_t i = 0; i < a->n_columns; i++)
 		free(a->columns[i]);
 	free(a->tokens);
-	json_decref(a->pg_tree);
 	free(a->masked);
 	free(a->text);
 	memset(a, 0, sizeof(*a));

@@ -104,7 +104,6 @@ struct sql_analysis {
 	bool star;                /* SELECT * or t.* somewhere */
 	struct sql_token *tokens; /* owned, n_tokens of them */
 	size_t n_tokens;
-	json_t *pg_tree;          /* owned: libpg_query's tree ({"stmts": [...]}) or NULL */
 	char *masked;             /* owned: every literal as $n, when asked */
 };
 

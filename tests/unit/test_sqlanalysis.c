@@ -218,6 +218,11 @@ static void test_dollar_quotes_and_comments(void **state)
 	assert_string_equal(a.action_id, "");
 	assert_string_equal(a.masked, "");
 	sqlanalysis_cleanup(&a);
+	/* found by the fuzzer: a lone backquote ending the text is a quoted
+	 * name of length 1, whose unquoted length once wrapped around */
+	run("GRANT b`.`t`", SQL_DIALECT_UNKNOWN, &a);
+	assert_true(a.n_columns <= SQLA_MAX_COLUMNS);
+	sqlanalysis_cleanup(&a);
 	run("-- only a comment", SQL_DIALECT_MYSQL, &a);
 	assert_int_equal(a.n_statements, 0);
 	sqlanalysis_cleanup(&a);

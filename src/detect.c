@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/str.h"
+
 const struct detect_policy detect_policies[DETECT__COUNT] = {
 	[DETECT_SQL_INJECTION] = { "sql_injection", "pol_builtin_sql_injection",
 				   "security.threat_detected", "sql_injection", "critical" },
@@ -834,25 +836,7 @@ bool detect_data_export(const struct detect_input *in, struct detect_hit *hit)
 
 static bool glob_ci(const char *p, size_t pn, const char *s)
 {
-	size_t sn = strlen(s), pi = 0, si = 0, star = (size_t)-1, mark = 0;
-
-	while (si < sn) {
-		if (pi < pn && p[pi] == '*') {
-			star = pi++;
-			mark = si;
-		} else if (pi < pn && tolower((unsigned char)p[pi]) == tolower((unsigned char)s[si])) {
-			pi++;
-			si++;
-		} else if (star != (size_t)-1) {
-			pi = star + 1;
-			si = ++mark;
-		} else {
-			return false;
-		}
-	}
-	while (pi < pn && p[pi] == '*')
-		pi++;
-	return pi == pn;
+	return str_glob_match(p, pn, s, true);
 }
 
 bool detect_pattern_match(const char *pattern, const char *schema, const char *name,

@@ -48,29 +48,10 @@ bool event_severity_valid(const char *s)
 	return strcmp(s, "info") == 0 || strcmp(s, "warning") == 0 || strcmp(s, "critical") == 0;
 }
 
-/* Glob match of p[0..pn) ('*' = any run) against the whole of s. Linear
- * backtracking over the last '*' only, so no pattern is expensive. */
+/* Glob match of p[0..pn) ('*' = any run) against the whole of s. */
 static bool glob_match(const char *p, size_t pn, const char *s)
 {
-	size_t pi = 0, si = 0, star = (size_t)-1, mark = 0, sn = strlen(s);
-
-	while (si < sn) {
-		if (pi < pn && p[pi] == '*') {
-			star = pi++;
-			mark = si;
-		} else if (pi < pn && p[pi] == s[si]) {
-			pi++;
-			si++;
-		} else if (star != (size_t)-1) {
-			pi = star + 1;
-			si = ++mark;
-		} else {
-			return false;
-		}
-	}
-	while (pi < pn && p[pi] == '*')
-		pi++;
-	return pi == pn;
+	return str_glob_match(p, pn, s, false);
 }
 
 int event_type_pattern(const char *pattern, uint32_t *mask)

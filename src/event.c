@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "principal.h"
+#include "sqlanalysis.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -47,29 +48,10 @@ bool event_severity_valid(const char *s)
 	return strcmp(s, "info") == 0 || strcmp(s, "warning") == 0 || strcmp(s, "critical") == 0;
 }
 
-/* Glob match of p[0..pn) ('*' = any run) against the whole of s. Linear
- * backtracking over the last '*' only, so no pattern is expensive. */
+/* Glob match of p[0..pn) ('*' = any run) against the whole of s. */
 static bool glob_match(const char *p, size_t pn, const char *s)
 {
-	size_t pi = 0, si = 0, star = (size_t)-1, mark = 0, sn = strlen(s);
-
-	while (si < sn) {
-		if (pi < pn && p[pi] == '*') {
-			star = pi++;
-			mark = si;
-		} else if (pi < pn && p[pi] == s[si]) {
-			pi++;
-			si++;
-		} else if (star != (size_t)-1) {
-			pi = star + 1;
-			si = ++mark;
-		} else {
-			return false;
-		}
-	}
-	while (pi < pn && p[pi] == '*')
-		pi++;
-	return pi == pn;
+	return str_glob_match(p, pn, s, false);
 }
 
 int event_type_pattern(const char *pattern, uint32_t *mask)
@@ -101,6 +83,9 @@ int event_type_pattern(const char *pattern, uint32_t *mask)
 void event_in_cleanup(struct event_in *ev)
 {
 	json_decref(ev->details);
+	if (ev->sql != NULL)
+		sqlanalysis_cleanup(ev->sql);
+	free(ev->sql);
 	json_decref(ev->context);
 	json_decref(ev->related);
 	memset(ev, 0, sizeof(*ev));
@@ -689,6 +674,26 @@ static int parse_details(json_t *obj, struct event_in *out, struct perr *e)
 	return check_details(out->details, e);
 }
 
+/* Analyses the statement of an event that carries one and fills the kAudit
+ * fields the collector left out. Returns 0, or -1 when memory runs out. */
+static int analyse_query(struct event_in *ev)
+{
+	static const char *const session_types[] = { "user.login_success", "user.login_failed",
+						      "database.connection", "database.disconnect" };
+	json_t *q = json_object_get(ev->details, "query");
+
+	if (!json_is_string(q))
+		return 0;
+	for (size_t i = 0; i < sizeof(session_types) / sizeof(session_types[0]); i++)
+		if (strcmp(ev->type, session_types[i]) == 0)
+			return 0;
+	ev->sql = calloc(1, sizeof(*ev->sql));
+	if (ev->sql == NULL ||
+	    sqlanalysis_run(json_string_value(q), SQL_DIALECT_UNKNOWN, 0, ev->sql) != API_OK)
+		return -1;
+	return sqlanalysis_fill_details(ev->details, ev->sql) == API_OK ? 0 : -1;
+}
+
 enum event_parse_result event_parse(json_t *obj, const struct principal *who,
 				    struct event_in *out, char *msg, size_t msglen)
 {
@@ -718,6 +723,10 @@ enum event_parse_result event_parse(json_t *obj, const struct principal *who,
 			return EVENT_PARSE_INTERNAL;
 		}
 		snprintf(out->xid, sizeof(out->xid), "%s", out->id);
+	}
+	if (analyse_query(out) != 0) {
+		fail(&e, "out of memory");
+		return EVENT_PARSE_INTERNAL;
 	}
 	event_action_id(out->type, out->details, out->action_id);
 	out->succeeded = event_succeeded(out->type, out->details);

@@ -17,6 +17,7 @@
 #include "input_limits.h"
 
 struct principal;
+struct sql_analysis;
 
 #define EVENT_NTYPES 12
 #define EVENT_TYPES_ALL ((1u << EVENT_NTYPES) - 1)
@@ -66,6 +67,7 @@ struct event_in {
 	char xid[EVENT_XID_MAX + 1];         /* idempotency key: tenant/external_id, or the id */
 	int64_t seq;                         /* commit sequence, set by the store */
 	bool duplicate;                      /* set by the store: the external_id existed */
+	struct sql_analysis *sql;            /* owned or NULL: analysis of details.query */
 };
 
 /* Releases what ev owns and empties it; safe on a zeroed or parsed event. */
@@ -86,7 +88,11 @@ enum event_parse_result {
  * bounds of input_limits.h on size, keys, depth and strings apply), the
  * tenant resolved from tenant_id and the principal, the id drawn (or
  * derived from tenant and external_id, so that retries collide), and the
- * kAudit action id and success flag derived. out must be zeroed; on any
+ * kAudit action id and success flag derived. details.query of any type but
+ * the four session types is analysed (sqlanalysis, dialect unknown until
+ * the store tells the database's type) into out->sql, which fills
+ * details.action_id, schema_name and object_name the collector left out.
+ * out must be zeroed; on any
  * result the caller calls event_in_cleanup. On failure msg receives a
  * sentence naming the field.
  */

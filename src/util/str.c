@@ -1,6 +1,7 @@
 /* str: strict string helpers. */
 #include "util/str.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,28 @@ bool str_is_prefixed_hex(const char *s, const char *prefix, size_t hexlen)
 		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
 			return false;
 	return true;
+}
+
+bool str_glob_match(const char *p, size_t pn, const char *s, bool icase)
+{
+	size_t pi = 0, si = 0, star = (size_t)-1, mark = 0, sn = strlen(s);
+
+	while (si < sn) {
+		if (pi < pn && p[pi] == '*') {
+			star = pi++;
+			mark = si;
+		} else if (pi < pn && (icase ? tolower((unsigned char)p[pi]) == tolower((unsigned char)s[si])
+					     : p[pi] == s[si])) {
+			pi++;
+			si++;
+		} else if (star != (size_t)-1) {
+			pi = star + 1;
+			si = ++mark;
+		} else {
+			return false;
+		}
+	}
+	while (pi < pn && p[pi] == '*')
+		pi++;
+	return pi == pn;
 }

@@ -53,4 +53,11 @@ bool str_is_ident(const char *s, size_t max);
 /* True when s is exactly prefix followed by hexlen lowercase hex digits. */
 bool str_is_prefixed_hex(const char *s, const char *prefix, size_t hexlen);
 
+/*
+ * Glob match of the pattern p[0..pn) ('*' = any run of characters, nothing
+ * else special) against the whole of s; ASCII case-insensitive with icase.
+ * Backtracks over the last '*' only, so no pattern is expensive.
+ */
+bool str_glob_match(const char *p, size_t pn, const char *s, bool icase);
+
 #endif

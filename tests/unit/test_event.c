@@ -7,6 +7,7 @@
 
 #include "principal.h"
 #include "event.h"
+#include "sqlanalysis.h"
 
 static struct principal one_tenant(void)
 {
@@ -463,6 +464,32 @@ static void test_cursor(void **state)
 	assert_int_equal(event_cursor_decode("42", &out), -1);
 }
 
+/* The statement is analysed at parse: kAudit fields filled, the analysis
+ * kept for the detectors; session events and events without one are not. */
+static void test_parse_analyses_query(void **state)
+{
+	struct principal p = one_tenant();
+	struct event_in ev;
+	char msg[200];
+
+	(void)state;
+	assert_int_equal(parse("{\"type\": \"database.query\", \"timestamp\": \"2025-01-15T14:32:18Z\", "
+			       "\"details\": {\"query\": \"WITH x AS (SELECT 1) DELETE FROM app.t\"}}",
+			       &p, &ev, msg), EVENT_PARSE_OK);
+	assert_non_null(ev.sql);
+	assert_true(ev.sql->pg_parsed);
+	assert_string_equal(ev.action_id, "DL");
+	assert_string_equal(json_string_value(json_object_get(ev.details, "action_id")), "DL");
+	assert_string_equal(json_string_value(json_object_get(ev.details, "schema_name")), "app");
+	assert_string_equal(json_string_value(json_object_get(ev.details, "object_name")), "t");
+	event_in_cleanup(&ev);
+	assert_int_equal(parse("{\"type\": \"user.login_failed\", \"timestamp\": \"2025-01-15T14:32:18Z\", "
+			       "\"details\": {\"query\": \"SELECT 1 FROM t\"}}", &p, &ev, msg), EVENT_PARSE_OK);
+	assert_null(ev.sql);
+	assert_null(json_object_get(ev.details, "object_name"));
+	event_in_cleanup(&ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_regex_escape),
 		cmocka_unit_test(test_utf8_prefix),
 		cmocka_unit_test(test_cursor),
+		cmocka_unit_test(test_parse_analyses_query),
 	};
 
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

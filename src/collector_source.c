@@ -444,6 +444,17 @@ static enum api_err drain_records(struct collector_source *s, size_t max_queue, 
 	return err;
 }
 
+/*
+ * True while the open file still starts with the line it was identified by:
+ * a file truncated and written again past the read position has a new one.
+ */
+static bool same_file(const struct collector_source *s)
+{
+	char fp[FP_LEN + 1];
+
+	return fingerprint(s->fd, fp) == 0 && strcmp(fp, s->fp) == 0;
+}
+
 enum api_err collector_source_poll(struct collector_source *s, size_t max_queue,
 				   size_t max_bytes, size_t *added)
 {
@@ -462,7 +473,9 @@ enum api_err collector_source_poll(struct collector_source *s, size_t max_queue,
 		log_msg(LOG_INFO, "source %s: reading again", s->sc->name);
 	if (s->paused)
 		return API_OK;
-	if (s->fd >= 0 && fstat(s->fd, &st) == 0 && (int64_t)st.st_size < s->pos) {
+	if (s->fd >= 0 && fstat(s->fd, &st) == 0 &&
+	    ((int64_t)st.st_size < s->pos ||
+	     ((int64_t)st.st_size > s->pos && !same_file(s)))) {
 		log_msg(LOG_INFO, "source %s: %s was truncated (copy-and-truncate rotation)",
 			s->sc->name, s->cur_path);
 		reader_close(s);

@@ -10,6 +10,8 @@
 
 /* MariaDB TABLE records held until their QUERY record arrives. */
 #define COLLECTOR_HELD_MAX 64
+/* At most this many TABLE records of one query go into details.objects. */
+#define COLLECTOR_OBJECTS_MAX 16
 
 struct collector_held {
 	int64_t off;

@@ -198,7 +198,7 @@ static int maria_join(struct collector_parser *p, uint64_t conn, uint64_t query,
 			    collector_put_field(d, "object_name", h->obj, strlen(h->obj)) != 0)
 				goto out;
 		}
-		if (json_array_size(objs) < 32) {
+		if (json_array_size(objs) < COLLECTOR_OBJECTS_MAX) {
 			json_t *o = json_object();
 
 			if (o == NULL || json_array_append_new(objs, o) != 0 ||

@@ -225,6 +225,53 @@ static enum api_err feed_step(struct feed *f, const struct collector_conf *c, bo
 	return API_OK;
 }
 
+/*
+ * The loop: steps every source until a signal (exit status 0), or, with
+ * once, until everything was read and acknowledged (0) or the API kept
+ * failing (1). Out of memory is 1.
+ */
+static int run(const struct collector_conf *conf, struct feed *feeds, bool once)
+{
+	int64_t started = time_mono_ms();
+
+	log_msg(LOG_INFO, "dbaudit-collector %s following %zu source(s)%s", PACKAGE_VERSION,
+		conf->nsources, once ? " once" : "");
+	while (!stop_requested) {
+		bool busy = false, done = once;
+
+		for (size_t i = 0; i < conf->nsources && !stop_requested; i++) {
+			struct feed *f = &feeds[i];
+
+			if (feed_step(f, conf, once, started, &busy) != API_OK) {
+				log_msg(LOG_ERROR, "source %s: out of memory", f->sc->name);
+				return 1;
+			}
+			if (once && f->failures >= ONCE_MAX_FAILURES) {
+				log_msg(LOG_ERROR, "source %s: the API keeps failing; stopping (--once)",
+					f->sc->name);
+				return 1;
+			}
+			if (!collector_source_caught_up(f->src) || collector_source_queued(f->src) > 0)
+				done = false;
+		}
+		if (done) {
+			for (size_t i = 0; i < conf->nsources; i++)
+				feed_beat(&feeds[i], conf, started);
+			return 0;
+		}
+		if (!busy) {
+			struct timespec ts = { conf->poll_ms / 1000, (conf->poll_ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	for (size_t i = 0; i < conf->nsources; i++)
+		if (collector_source_queued(feeds[i].src) == 0)
+			collector_source_sync(feeds[i].src, true);
+	log_msg(LOG_INFO, "dbaudit-collector stopping");
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: dbaudit-collector --config FILE [--once]\n");
@@ -239,7 +286,6 @@ int main(int argc, char **argv)
 	bool once = false;
 	char err[512];
 	int rc = 1;
-	int64_t started;
 	struct sigaction sa;
 
 	for (int i = 1; i < argc; i++) {
@@ -291,44 +337,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	started = time_mono_ms();
-	log_msg(LOG_INFO, "dbaudit-collector %s following %zu source(s)%s", PACKAGE_VERSION,
-		conf.nsources, once ? " once" : "");
-	while (!stop_requested) {
-		bool busy = false, done = once;
-
-		for (size_t i = 0; i < conf.nsources && !stop_requested; i++) {
-			struct feed *f = &feeds[i];
-
-			if (feed_step(f, &conf, once, started, &busy) != API_OK) {
-				log_msg(LOG_ERROR, "source %s: out of memory", f->sc->name);
-				goto out;
-			}
-			if (once && f->failures >= ONCE_MAX_FAILURES) {
-				log_msg(LOG_ERROR, "source %s: the API keeps failing; stopping (--once)",
-					f->sc->name);
-				goto out;
-			}
-			if (!collector_source_caught_up(f->src) || collector_source_queued(f->src) > 0)
-				done = false;
-		}
-		if (done) {
-			for (size_t i = 0; i < conf.nsources; i++)
-				feed_beat(&feeds[i], &conf, started);
-			rc = 0;
-			goto out;
-		}
-		if (!busy) {
-			struct timespec ts = { conf.poll_ms / 1000, (conf.poll_ms % 1000) * 1000000L };
-
-			nanosleep(&ts, NULL);
-		}
-	}
-	for (size_t i = 0; i < conf.nsources; i++)
-		if (collector_source_queued(feeds[i].src) == 0)
-			collector_source_sync(feeds[i].src, true);
-	log_msg(LOG_INFO, "dbaudit-collector stopping");
-	rc = 0;
+	rc = run(&conf, feeds, once);
 out:
 	if (feeds != NULL) {
 		for (size_t i = 0; i < conf.nsources; i++) {

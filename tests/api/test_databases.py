@@ -500,7 +500,7 @@ def test_patch_retarget_requires_password(call, key_a, store, dbs):
     before = store.databases.find_one({"_id": d["id"]})
     for change in ({"host": "203.0.113.7"}, {"port": 6543}, {"type": "mysql"},
                    {"username": "someone_else"}, {"host": "203.0.113.7", "name": "moved"}):
-        msg = err(call("PATCH", f"/v1/databases/{d['id']}", key_a, json=change), 400,
+        msg = assert_error(call("PATCH", f"/v1/databases/{d['id']}", key_a, json=change), 400,
                   "invalid_parameter")
         assert "password" in msg, msg
     after = store.databases.find_one({"_id": d["id"]})
@@ -1150,7 +1150,7 @@ def test_postgresql_cleartext_password_never_sent(call, key_a, dbs, fake_cert, m
     try:
         extra = {"ssl_ca": cert} if mode == "verify-ca" else {}
         d = dbs(port=srv.port, database=other_db(), password=pw, ssl_mode=mode, **extra)
-        msg = err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
+        msg = assert_error(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
         assert "clear text" in msg and "did not send it" in msg, msg
         assert call("GET", f"/v1/databases/{d['id']}",
                     key_a).json()["last_test"]["error"] == "insecure_authentication"
@@ -1205,7 +1205,7 @@ def test_mysql_cleartext_password_never_sent(call, key_a, dbs):
     try:
         d = dbs(type="mysql", port=srv.port, database=other_db(), username="auditor",
                 password=pw, ssl_mode="disable")
-        msg = err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
+        msg = assert_error(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
         assert "clear text" in msg, msg
     finally:
         srv.close()
@@ -1218,20 +1218,20 @@ def test_verify_full_refused_where_the_name_cannot_be_checked(call, key_a, store
     """Issue 9, defect 9: these drivers check the certificate against the host
     they connect to, so they cannot connect to the checked address and verify
     the name: verify-full is 400 for them (and a stored one is not probed)."""
-    msg = err(call("POST", "/v1/databases", key_a, json={
+    msg = assert_error(call("POST", "/v1/databases", key_a, json={
         "name": "vf", "type": type_, "host": "db.example", "port": 3306, "database": other_db(),
         "username": "u", "password": secret("vf"), "ssl_mode": "verify-full"}), 400, "invalid_parameter")
     assert "verify-full" in msg and type_ in msg
     d = dbs(type=type_, port=closed_port(), database=other_db(), ssl_mode="verify-ca")
-    assert "verify-full" in err(call("PATCH", f"/v1/databases/{d['id']}", key_a,
+    assert "verify-full" in assert_error(call("PATCH", f"/v1/databases/{d['id']}", key_a,
                                      json={"ssl_mode": "verify-full"}), 400, "invalid_parameter")
     pg = dbs(database=other_db(), ssl_mode="verify-full")
-    assert "verify-full" in err(call("PATCH", f"/v1/databases/{pg['id']}", key_a,
+    assert "verify-full" in assert_error(call("PATCH", f"/v1/databases/{pg['id']}", key_a,
                                      json={"type": type_, "password": secret("vf")}), 400,
                                 "invalid_parameter")
     # a record stored before this rule is refused by the probe, without connecting
     store.databases.update_one({"_id": d["id"]}, {"$set": {"ssl_mode": "verify-full"}})
-    msg = err(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
+    msg = assert_error(call("POST", f"/v1/databases/{d['id']}/test", key_a), 422, "unprocessable_entity")
     assert "verify-full is not supported" in msg
 
 
@@ -1250,7 +1250,7 @@ def test_log_has_no_masked_driver_message(call, key_a, dbs, var_dir, hung_listen
                 ssl_mode="disable")
             for t, port in (("postgresql", hung_listener), ("mariadb", hung_listener))]
     for d in made:
-        err(call("POST", f"/v1/databases/{d['id']}/test", key_a, timeout=30), 422,
+        assert_error(call("POST", f"/v1/databases/{d['id']}/test", key_a, timeout=30), 422,
             "unprocessable_entity")
     time.sleep(0.5)
     for d in made:

@@ -187,10 +187,12 @@ def test_every_rfc3339_form_is_accepted_and_returned_in_utc(client, given, store
     r = client.post(event(ts=given))
     assert r.status_code == 201, r.text
     eid = r.json()["ids"][0]
-    got = client.get(f"/v1/events/{eid}").json()
-    assert got["timestamp"] == stored
-    rec = client.get(f"/api/v1/public/audit-activity/{eid}").json()
-    assert rec["data"]["eventTime"] == stored
+    got = client.get(f"/v1/events/{eid}")
+    assert got.status_code == 200, got.text
+    assert got.json()["timestamp"] == stored
+    rec = client.get(f"/api/v1/public/audit-activity/{eid}")
+    assert rec.status_code == 200, rec.text
+    assert rec.json()["data"]["eventTime"] == stored
 
 
 BAD_TIMES = [

@@ -27,53 +27,27 @@
 
 /* ---------------------------------------------------------------- filters */
 
-/* The FTS5 phrase for term: the literal string in double quotes. */
-static char *fts_phrase(const char *term)
+/*
+ * term between open and close, each character of specials preceded by esc:
+ * the FTS5 phrase of a literal ("..." with " doubled) and a LIKE pattern
+ * matching it anywhere (%...% with \ escaping % _ \).
+ */
+static char *quote_term(const char *term, char open, char close, const char *specials, char esc)
 {
 	size_t n = strlen(term), k = 0;
 	char *out = malloc(2 * n + 3);
 
 	if (out == NULL)
 		return NULL;
-	out[k++] = '"';
+	out[k++] = open;
 	for (size_t i = 0; i < n; i++) {
-		if (term[i] == '"')
-			out[k++] = '"';
+		if (strchr(specials, term[i]) != NULL)
+			out[k++] = esc;
 		out[k++] = term[i];
 	}
-	out[k++] = '"';
+	out[k++] = close;
 	out[k] = '\0';
 	return out;
-}
-
-/* A LIKE pattern matching term anywhere, with \ as the escape. */
-static char *like_pattern(const char *term)
-{
-	size_t n = strlen(term), k = 0;
-	char *out = malloc(2 * n + 3);
-
-	if (out == NULL)
-		return NULL;
-	out[k++] = '%';
-	for (size_t i = 0; i < n; i++) {
-		if (term[i] == '%' || term[i] == '_' || term[i] == '\\')
-			out[k++] = '\\';
-		out[k++] = term[i];
-	}
-	out[k++] = '%';
-	out[k] = '\0';
-	return out;
-}
-
-/* Characters (code points) of a UTF-8 string. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
 }
 
 /* What a filter needs to keep alive while its statement runs. */
@@ -129,8 +103,9 @@ static void build_filter(struct store *s, struct sq_query *q, const struct princ
 		sq_int(q, f->end_ms);
 	}
 	if (f->search && f->search[0]) {
-		if (utf8_chars(f->search) >= 3) {
-			m->search = fts_phrase(f->search);
+		if (event_utf8_prefix(f->search, 2) < strlen(f->search)) {
+			/* three characters or more: one trigram at least */
+			m->search = quote_term(f->search, '"', '"', "\"", '"');
 			sq_add(q, " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
 			sq_str(q, m->search);
 		} else {
@@ -142,7 +117,7 @@ static void build_filter(struct store *s, struct sq_query *q, const struct princ
 			sq_init(&top, "SELECT seq FROM sqlite_sequence WHERE name = 'events'");
 			if (sq_int64(s, &top, &max, "event search window") != API_OK)
 				max = 0;
-			m->search = like_pattern(f->search);
+			m->search = quote_term(f->search, '%', '%', "%_\\", '\\');
 			sq_add(q, " AND seq > ? AND seq IN (SELECT rowid FROM events_fts WHERE rowid > ?"
 			       " AND (");
 			sq_int(q, max - SHORT_SEARCH_WINDOW);

@@ -161,32 +161,6 @@ static bool field_is_safe(const char *f)
 
 /* ---------------------------------------------------------------- counts */
 
-/*
- * Totals of lists, per process, as on MongoDB: an entry is used only while
- * the events version (highest sequence, invalidations) is the one it was
- * counted at. The version is read before the count, so an entry can only
- * be older than its count, never newer: a later read always disagrees.
- */
-#define COUNTS_MAX 32
-
-struct sq_counts {
-	struct {
-		char *key;
-		int64_t seq, inval, count;
-		uint64_t used;
-	} e[COUNTS_MAX];
-	uint64_t clock;
-};
-
-void sq_counts_free(struct sq_counts *c)
-{
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < COUNTS_MAX; i++)
-		free(c->e[i].key);
-	free(c);
-}
-
 /* The canonical key of a statement and its values. */
 static char *count_key(const struct sq_query *q)
 {
@@ -209,63 +183,33 @@ static char *count_key(const struct sq_query *q)
 	return k;
 }
 
-static enum api_err events_version(struct store *s, int64_t *seq, int64_t *inval)
-{
-	struct sq_query q;
-	enum api_err e;
-
-	sq_init(&q, "SELECT seq FROM sqlite_sequence WHERE name = 'events'");
-	e = sq_int64(s, &q, seq, "event version");
-	if (e == API_OK) {
-		sq_init(&q, "SELECT v FROM meta WHERE k = 'events_invalidated'");
-		e = sq_int64(s, &q, inval, "event version");
-	}
-	return e;
-}
-
-/* count(*) of q (a SELECT count(*) statement), cached while the version holds. */
+/*
+ * count(*) of q, through store_counts (store.c) keyed on the statement and
+ * the events version: the highest sequence and the invalidations.
+ */
 static enum api_err count_cached(struct store *s, const struct sq_query *q, int64_t *total)
 {
-	struct store_sqlite *sq = store_sqlite_of(s);
-	struct sq_counts *c;
-	int64_t seq = 0, inval = 0, n;
-	size_t slot = 0;
+	struct sq_query v;
+	int64_t seq = 0, inval = 0;
 	char *key;
 	enum api_err e;
 
-	if (sq->counts == NULL)
-		sq->counts = calloc(1, sizeof(*sq->counts));
-	c = sq->counts;
-	if ((e = events_version(s, &seq, &inval)) != API_OK)
+	sq_init(&v, "SELECT seq FROM sqlite_sequence WHERE name = 'events'");
+	e = sq_int64(s, &v, &seq, "event version");
+	if (e == API_OK) {
+		sq_init(&v, "SELECT v FROM meta WHERE k = 'events_invalidated'");
+		e = sq_int64(s, &v, &inval, "event version");
+	}
+	if (e != API_OK)
 		return e;
 	key = count_key(q);
-	for (size_t i = 0; c != NULL && key != NULL && i < COUNTS_MAX; i++) {
-		if (c->e[i].key != NULL && strcmp(c->e[i].key, key) == 0) {
-			if (c->e[i].seq == seq && c->e[i].inval == inval) {
-				c->e[i].used = ++c->clock;
-				*total = c->e[i].count;
-				free(key);
-				return API_OK;
-			}
-			slot = i;
-			break;
-		}
-		if (c->e[i].used < c->e[slot].used)
-			slot = i;
+	if (key != NULL && store_counts_get(s, key, seq, inval, total)) {
+		free(key);
+		return API_OK;
 	}
-	e = sq_int64(s, q, &n, "event count");
-	if (e == API_OK) {
-		*total = n;
-		if (c != NULL && key != NULL) {
-			free(c->e[slot].key);
-			c->e[slot].key = key;
-			key = NULL;
-			c->e[slot].seq = seq;
-			c->e[slot].inval = inval;
-			c->e[slot].count = n;
-			c->e[slot].used = ++c->clock;
-		}
-	}
+	e = sq_int64(s, q, total, "event count");
+	if (e == API_OK && key != NULL)
+		store_counts_put(s, key, seq, inval, *total);
 	free(key);
 	return e;
 }

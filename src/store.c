@@ -28,10 +28,75 @@ enum api_err store_open(const struct config *cfg, struct store **out, const char
 	return API_ERR_INTERNAL;
 }
 
+#define COUNTS_MAX 32
+
+struct store_counts {
+	struct {
+		char *key;
+		int64_t v1, v2, n;
+		uint64_t used;
+	} e[COUNTS_MAX];
+	uint64_t clock;
+};
+
+/* The slot of key, or the least recently used one; NULL without a cache. */
+static struct store_counts *counts_slot(struct store *s, const char *key, size_t *slot)
+{
+	struct store_counts *c;
+
+	if (s->counts == NULL)
+		s->counts = calloc(1, sizeof(*s->counts));
+	c = s->counts;
+	*slot = 0;
+	for (size_t i = 0; c != NULL && i < COUNTS_MAX; i++) {
+		if (c->e[i].key != NULL && strcmp(c->e[i].key, key) == 0) {
+			*slot = i;
+			return c;
+		}
+		if (c->e[i].used < c->e[*slot].used)
+			*slot = i;
+	}
+	return c;
+}
+
+bool store_counts_get(struct store *s, const char *key, int64_t v1, int64_t v2, int64_t *n)
+{
+	size_t i;
+	struct store_counts *c = counts_slot(s, key, &i);
+
+	if (c == NULL || c->e[i].key == NULL || strcmp(c->e[i].key, key) != 0 ||
+	    c->e[i].v1 != v1 || c->e[i].v2 != v2)
+		return false;
+	c->e[i].used = ++c->clock;
+	*n = c->e[i].n;
+	return true;
+}
+
+void store_counts_put(struct store *s, const char *key, int64_t v1, int64_t v2, int64_t n)
+{
+	size_t i;
+	struct store_counts *c = counts_slot(s, key, &i);
+	char *k = c ? strdup(key) : NULL;
+
+	if (k == NULL)
+		return;
+	free(c->e[i].key);
+	c->e[i].key = k;
+	c->e[i].v1 = v1;
+	c->e[i].v2 = v2;
+	c->e[i].n = n;
+	c->e[i].used = ++c->clock;
+}
+
 void store_free(struct store *s)
 {
-	if (s != NULL)
-		s->engine->free(s);
+	if (s == NULL)
+		return;
+	for (size_t i = 0; s->counts != NULL && i < COUNTS_MAX; i++)
+		free(s->counts->e[i].key);
+	free(s->counts);
+	s->counts = NULL;
+	s->engine->free(s);
 }
 
 const char *store_engine_name(const struct store *s)

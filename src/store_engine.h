@@ -17,12 +17,24 @@
 #include "store_databases.h"
 
 struct store_engine;
+struct store_counts;
 
 /* The head of every engine's handle. */
 struct store {
 	const struct store_engine *engine;
 	uint64_t calls;     /* engine round trips (queries) so far, for tests and bench */
+	struct store_counts *counts;  /* totals of event lists; store.c, NULL until used */
 };
+
+/*
+ * The per-process cache of list totals both engines keep: the count of
+ * filter key as counted at events version (v1, v2). store_counts_get finds
+ * it only while the version is the same (no event stored or invalidated
+ * since), so a total from it is exact; the engine reads the version before
+ * it counts, so an entry is never newer than its version says.
+ */
+bool store_counts_get(struct store *s, const char *key, int64_t v1, int64_t v2, int64_t *n);
+void store_counts_put(struct store *s, const char *key, int64_t v1, int64_t v2, int64_t n);
 
 struct store_engine {
 	const char *name;   /* "sqlite", "mongodb" */

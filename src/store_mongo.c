@@ -158,7 +158,6 @@ void store_mongo_free(struct store *base)
 	mongoc_write_concern_destroy(s->wc);
 	mongoc_uri_destroy(s->uri);
 	free(s->dbname);
-	store_mongo_events_counts_free(s->event_counts);
 	free(s);
 }
 

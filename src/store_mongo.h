@@ -28,7 +28,6 @@ struct store_mongo {
 		mongoc_collection_t *coll;
 	} colls[STORE_MAX_COLLECTIONS];
 	size_t ncolls;
-	struct event_counts *event_counts;  /* owned, store_events.c; NULL until used */
 };
 
 /* One index of the MongoDB engine (store_mongo_migrate.c has the table). */
@@ -105,9 +104,6 @@ enum api_err store_mongo_find_json(mongoc_collection_t *coll, const bson_t *q, c
  * decided (no insert is in flight).
  */
 enum api_err store_mongo_events_version(struct store *s, int64_t *version, bool *settled);
-
-/* Frees the event count cache of a store. */
-void store_mongo_events_counts_free(struct event_counts *c);
 
 /* An integer field (int32, int64 or double) of doc, 0 when absent. */
 int64_t store_mongo_get_int(const bson_t *doc, const char *field);

@@ -485,7 +485,7 @@ enum api_err store_mongo_events_insert(struct store *s, struct event_in *ev, siz
 	int64_t k = 0;
 	enum write_outcome outcome;
 	bool lost = false, hard = false;
-	enum api_err rc;
+	enum api_err rc = API_OK;
 
 	if (n > EVENT_MAX_BATCH)
 		return API_ERR_INTERNAL;
@@ -752,7 +752,7 @@ enum api_err store_mongo_events_import(struct store *s, struct event_in *ev,
 	bson_t **docs = calloc(n ? n : 1, sizeof(*docs));
 	int32_t *failed = calloc(n ? n : 1, sizeof(*failed));
 	enum write_outcome outcome;
-	int64_t kmax = -1, k;
+	int64_t kmax = -1, k = -1;
 	enum api_err rc = docs && failed ? API_OK : API_ERR_INTERNAL;
 
 	for (size_t i = 0; rc == API_OK && i < n; i++) {

@@ -106,64 +106,25 @@ static bool build_filter(bson_t *q, const struct principal *p, const struct even
 /* ---------------------------------------------------------------- counts */
 
 /*
- * Totals of lists, per process. An entry holds the count of one filter and
- * the events version it was taken at; it is used only while the version is
- * unchanged (no event stored or invalidated since), and taken only when
- * nothing was in flight, so it is always exact. On MongoDB the indexes make
- * counts cheap anyway; on FerretDB a count is a second full scan.
+ * Totals of lists: store_counts (store.c), keyed on the filter as canonical
+ * extended JSON and the highest allocated block, and taken only when
+ * nothing was in flight. On MongoDB the indexes make counts cheap anyway;
+ * on FerretDB a count is a second full scan.
  */
-#define COUNTS_MAX 32
-
-struct event_counts {
-	struct {
-		char *key;          /* the filter as canonical extended JSON */
-		int64_t version;
-		int64_t count;
-		uint64_t used;
-	} e[COUNTS_MAX];
-	uint64_t clock;
-};
-
-void store_mongo_events_counts_free(struct event_counts *c)
-{
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < COUNTS_MAX; i++)
-		free(c->e[i].key);
-	free(c);
-}
-
 static enum api_err count_events(struct store *s, const bson_t *q, int64_t *total)
 {
-	struct store_mongo *m = store_mongo_of(s);
-	struct event_counts *c;
 	bson_error_t err;
-	char *key = NULL;
+	char *key;
 	int64_t version, n;
 	bool settled = false;
-	size_t slot = 0;
-	enum api_err rc;
+	enum api_err rc = store_mongo_events_version(s, &version, &settled);
 
-	if (m->event_counts == NULL)
-		m->event_counts = calloc(1, sizeof(*m->event_counts));
-	c = m->event_counts;
-	rc = store_mongo_events_version(s, &version, &settled);
 	if (rc != API_OK)
 		return rc;
 	key = bson_as_canonical_extended_json(q, NULL);
-	for (size_t i = 0; c != NULL && key != NULL && i < COUNTS_MAX; i++) {
-		if (c->e[i].key != NULL && strcmp(c->e[i].key, key) == 0) {
-			if (c->e[i].version == version) {
-				c->e[i].used = ++c->clock;
-				*total = c->e[i].count;
-				bson_free(key);
-				return API_OK;
-			}
-			slot = i;
-			break;
-		}
-		if (c->e[i].used < c->e[slot].used)
-			slot = i;
+	if (key != NULL && store_counts_get(s, key, version, 0, total)) {
+		bson_free(key);
+		return API_OK;
 	}
 	n = mongoc_collection_count_documents(store_mongo_coll(s, EVENTS), q, NULL, NULL, NULL, &err);
 	if (n < 0) {
@@ -171,13 +132,8 @@ static enum api_err count_events(struct store *s, const bson_t *q, int64_t *tota
 		return store_mongo_error(&err, "event count");
 	}
 	*total = n;
-	if (c != NULL && key != NULL && settled) {
-		free(c->e[slot].key);
-		c->e[slot].key = strdup(key);
-		c->e[slot].version = version;
-		c->e[slot].count = n;
-		c->e[slot].used = ++c->clock;
-	}
+	if (key != NULL && settled)
+		store_counts_put(s, key, version, 0, n);
 	bson_free(key);
 	return API_OK;
 }

@@ -454,7 +454,6 @@ void store_sqlite_free(struct store *s)
 		return;
 	if (q->db != NULL && q->pid == getpid())
 		sqlite3_close_v2(q->db);
-	sq_counts_free(q->counts);
 	free(q->path);
 	free(q);
 }

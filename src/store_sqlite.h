@@ -18,8 +18,6 @@
 #define SQ_MAX_BINDS 96
 #define SQ_SQL_MAX 8192
 
-struct sq_counts;
-
 struct store_sqlite {
 	struct store base;            /* first: the public handle */
 	char *path;
@@ -27,7 +25,6 @@ struct store_sqlite {
 	pid_t pid;                    /* the process that opened db */
 	int busy_ms;
 	char synchronous[8];
-	struct sq_counts *counts;     /* totals of event lists, store_sqlite_events.c */
 };
 
 static inline struct store_sqlite *store_sqlite_of(struct store *s)
@@ -175,8 +172,5 @@ enum api_err store_sqlite_database_foreach(struct store *s, enum api_err (*cb)(j
 					   void *arg), void *arg);
 enum api_err store_sqlite_database_replace_secrets(struct store *s, const char *id, json_t *old,
 						   json_t *secrets);
-
-/* Frees the count cache (store_sqlite_events.c). */
-void sq_counts_free(struct sq_counts *c);
 
 #endif

@@ -27,53 +27,27 @@
 
 /* ---------------------------------------------------------------- filters */
 
-/* The FTS5 phrase for term: the literal string in double quotes. */
-static char *fts_phrase(const char *term)
+/*
+ * term between open and close, each character of specials preceded by esc:
+ * the FTS5 phrase of a literal ("..." with " doubled) and a LIKE pattern
+ * matching it anywhere (%...% with \ escaping % _ \).
+ */
+static char *quote_term(const char *term, char open, char close, const char *specials, char esc)
 {
 	size_t n = strlen(term), k = 0;
 	char *out = malloc(2 * n + 3);
 
 	if (out == NULL)
 		return NULL;
-	out[k++] = '"';
+	out[k++] = open;
 	for (size_t i = 0; i < n; i++) {
-		if (term[i] == '"')
-			out[k++] = '"';
+		if (strchr(specials, term[i]) != NULL)
+			out[k++] = esc;
 		out[k++] = term[i];
 	}
-	out[k++] = '"';
+	out[k++] = close;
 	out[k] = '\0';
 	return out;
-}
-
-/* A LIKE pattern matching term anywhere, with \ as the escape. */
-static char *like_pattern(const char *term)
-{
-	size_t n = strlen(term), k = 0;
-	char *out = malloc(2 * n + 3);
-
-	if (out == NULL)
-		return NULL;
-	out[k++] = '%';
-	for (size_t i = 0; i < n; i++) {
-		if (term[i] == '%' || term[i] == '_' || term[i] == '\\')
-			out[k++] = '\\';
-		out[k++] = term[i];
-	}
-	out[k++] = '%';
-	out[k] = '\0';
-	return out;
-}
-
-/* Characters (code points) of a UTF-8 string. */
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
 }
 
 /* What a filter needs to keep alive while its statement runs. */
@@ -129,8 +103,9 @@ static void build_filter(struct store *s, struct sq_query *q, const struct princ
 		sq_int(q, f->end_ms);
 	}
 	if (f->search && f->search[0]) {
-		if (utf8_chars(f->search) >= 3) {
-			m->search = fts_phrase(f->search);
+		if (event_utf8_prefix(f->search, 2) < strlen(f->search)) {
+			/* three characters or more: one trigram at least */
+			m->search = quote_term(f->search, '"', '"', "\"", '"');
 			sq_add(q, " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
 			sq_str(q, m->search);
 		} else {
@@ -142,7 +117,7 @@ static void build_filter(struct store *s, struct sq_query *q, const struct princ
 			sq_init(&top, "SELECT seq FROM sqlite_sequence WHERE name = 'events'");
 			if (sq_int64(s, &top, &max, "event search window") != API_OK)
 				max = 0;
-			m->search = like_pattern(f->search);
+			m->search = quote_term(f->search, '%', '%', "%_\\", '\\');
 			sq_add(q, " AND seq > ? AND seq IN (SELECT rowid FROM events_fts WHERE rowid > ?"
 			       " AND (");
 			sq_int(q, max - SHORT_SEARCH_WINDOW);
@@ -186,32 +161,6 @@ static bool field_is_safe(const char *f)
 
 /* ---------------------------------------------------------------- counts */
 
-/*
- * Totals of lists, per process, as on MongoDB: an entry is used only while
- * the events version (highest sequence, invalidations) is the one it was
- * counted at. The version is read before the count, so an entry can only
- * be older than its count, never newer: a later read always disagrees.
- */
-#define COUNTS_MAX 32
-
-struct sq_counts {
-	struct {
-		char *key;
-		int64_t seq, inval, count;
-		uint64_t used;
-	} e[COUNTS_MAX];
-	uint64_t clock;
-};
-
-void sq_counts_free(struct sq_counts *c)
-{
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < COUNTS_MAX; i++)
-		free(c->e[i].key);
-	free(c);
-}
-
 /* The canonical key of a statement and its values. */
 static char *count_key(const struct sq_query *q)
 {
@@ -234,63 +183,33 @@ static char *count_key(const struct sq_query *q)
 	return k;
 }
 
-static enum api_err events_version(struct store *s, int64_t *seq, int64_t *inval)
-{
-	struct sq_query q;
-	enum api_err e;
-
-	sq_init(&q, "SELECT seq FROM sqlite_sequence WHERE name = 'events'");
-	e = sq_int64(s, &q, seq, "event version");
-	if (e == API_OK) {
-		sq_init(&q, "SELECT v FROM meta WHERE k = 'events_invalidated'");
-		e = sq_int64(s, &q, inval, "event version");
-	}
-	return e;
-}
-
-/* count(*) of q (a SELECT count(*) statement), cached while the version holds. */
+/*
+ * count(*) of q, through store_counts (store.c) keyed on the statement and
+ * the events version: the highest sequence and the invalidations.
+ */
 static enum api_err count_cached(struct store *s, const struct sq_query *q, int64_t *total)
 {
-	struct store_sqlite *sq = store_sqlite_of(s);
-	struct sq_counts *c;
-	int64_t seq = 0, inval = 0, n;
-	size_t slot = 0;
+	struct sq_query v;
+	int64_t seq = 0, inval = 0;
 	char *key;
 	enum api_err e;
 
-	if (sq->counts == NULL)
-		sq->counts = calloc(1, sizeof(*sq->counts));
-	c = sq->counts;
-	if ((e = events_version(s, &seq, &inval)) != API_OK)
+	sq_init(&v, "SELECT seq FROM sqlite_sequence WHERE name = 'events'");
+	e = sq_int64(s, &v, &seq, "event version");
+	if (e == API_OK) {
+		sq_init(&v, "SELECT v FROM meta WHERE k = 'events_invalidated'");
+		e = sq_int64(s, &v, &inval, "event version");
+	}
+	if (e != API_OK)
 		return e;
 	key = count_key(q);
-	for (size_t i = 0; c != NULL && key != NULL && i < COUNTS_MAX; i++) {
-		if (c->e[i].key != NULL && strcmp(c->e[i].key, key) == 0) {
-			if (c->e[i].seq == seq && c->e[i].inval == inval) {
-				c->e[i].used = ++c->clock;
-				*total = c->e[i].count;
-				free(key);
-				return API_OK;
-			}
-			slot = i;
-			break;
-		}
-		if (c->e[i].used < c->e[slot].used)
-			slot = i;
+	if (key != NULL && store_counts_get(s, key, seq, inval, total)) {
+		free(key);
+		return API_OK;
 	}
-	e = sq_int64(s, q, &n, "event count");
-	if (e == API_OK) {
-		*total = n;
-		if (c != NULL && key != NULL) {
-			free(c->e[slot].key);
-			c->e[slot].key = key;
-			key = NULL;
-			c->e[slot].seq = seq;
-			c->e[slot].inval = inval;
-			c->e[slot].count = n;
-			c->e[slot].used = ++c->clock;
-		}
-	}
+	e = sq_int64(s, q, total, "event count");
+	if (e == API_OK && key != NULL)
+		store_counts_put(s, key, seq, inval, *total);
 	free(key);
 	return e;
 }

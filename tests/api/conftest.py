@@ -121,20 +121,11 @@ def api(base_url):
     session.close()
 
 
-def read_conf(var_dir):
-    """The stack's dbaudit.conf as a dict."""
-    out = {}
-    for line in (var_dir / "dbaudit.conf").read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            k, v = line.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
-
 
 @pytest.fixture(scope="session")
 def engine(var_dir):
     """The storage engine of the stack under test: "sqlite" or "mongodb"."""
-    from storeutil import engine_of
+    from storeutil import engine_of, read_conf
     return engine_of(read_conf(var_dir))
 
 

@@ -10,7 +10,18 @@ adapter that writes rows the way the engine does (store_sqlite*.c).
 import datetime
 import json
 import os
+import pathlib
 import sqlite3
+
+
+def read_conf(var_dir):
+    """The stack's dbaudit.conf as a dict."""
+    out = {}
+    for line in (pathlib.Path(var_dir) / "dbaudit.conf").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
 
 
 def engine_of(conf):

@@ -24,7 +24,7 @@ import uuid
 import pytest
 
 from conftest import assert_error
-from storeutil import engine_of, open_store
+from storeutil import engine_of, open_store, read_conf
 
 pytestmark = pytest.mark.app
 
@@ -74,12 +74,7 @@ def uniq():
 
 @pytest.fixture(scope="module")
 def conf(var_dir):
-    out = {}
-    for line in (var_dir / "dbaudit.conf").read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            k, v = line.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
+    return read_conf(var_dir)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from evutil import event
-from storeutil import sqlite_path
+from storeutil import read_conf, sqlite_path
 
 pytestmark = pytest.mark.app
 
@@ -33,15 +33,6 @@ pytestmark = pytest.mark.app
 def sqlite_only(engine):
     if engine != "sqlite":
         pytest.skip("SQLite engine outages (the MongoDB engine's are in test_core)")
-
-
-def read_conf(var):
-    out = {}
-    for line in (pathlib.Path(var) / "dbaudit.conf").read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            k, v = line.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 def post(base, key, events):

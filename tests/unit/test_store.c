@@ -81,6 +81,7 @@ static int setup_sqlite(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/dbaudit-conformance.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(path, sizeof(path), "sqlite:%s/store/dbaudit.db", f->dir);
+	print_message("store on SQLite: %s\n", path);
 	free(f->cfg.store);
 	f->cfg.store = strdup(path);
 	assert_int_equal(store_open(&f->cfg, &f->s, &why), API_OK);
@@ -182,6 +183,7 @@ static int setup_mongo(void **state)
 		*state = NULL;
 		return 0;
 	}
+	print_message("store on MongoDB: %s\n", uri);
 	f = fixture_new("mongodb");
 	free(f->cfg.store);
 	f->cfg.store = strdup(uri);

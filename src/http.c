@@ -211,6 +211,8 @@ void http_response_init(struct response *res)
 void http_response_cleanup(struct response *res)
 {
 	json_decref(res->json);
+	if (res->stream_free != NULL)
+		res->stream_free(res->stream_arg);
 	http_response_init(res);
 }
 
@@ -337,4 +339,12 @@ int http_response_write(const struct response *res, const char *rid, FCGX_Stream
 		rc = 0;
 	buf_cleanup(&b);
 	return rc;
+}
+
+int http_sink_send(struct http_sink *sink, const char *p, size_t n)
+{
+	if (n > 0 && FCGX_PutStr(p, (int)n, sink->out) != (int)n)
+		return -1;
+	/* A client that went away shows here, as EPIPE on the flush. */
+	return FCGX_FFlush(sink->out) == 0 ? 0 : -1;
 }

@@ -353,6 +353,39 @@ out:
 	return rc;
 }
 
+enum api_err store_events_after_all(struct store *s, int64_t after, int64_t upto,
+				    int64_t limit, json_t **items, bool *has_more)
+{
+	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, range, exists;
+	enum api_err rc;
+
+	*has_more = false;
+	if (upto <= after) {
+		*items = json_array();
+		return *items ? API_OK : API_ERR_INTERNAL;
+	}
+	/* Markers and tombstones carry no tenant_id. */
+	BSON_APPEND_DOCUMENT_BEGIN(&q, "tenant_id", &exists);
+	BSON_APPEND_BOOL(&exists, "$exists", true);
+	bson_append_document_end(&q, &exists);
+	BSON_APPEND_DOCUMENT_BEGIN(&q, "seq", &range);
+	BSON_APPEND_INT64(&range, "$gt", after);
+	BSON_APPEND_INT64(&range, "$lte", upto);
+	bson_append_document_end(&q, &range);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "seq", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit + 1);
+	rc = store_find_json(store_coll(s, EVENTS), &q, &opts, items, "event stream page");
+	if (rc == API_OK && (int64_t)json_array_size(*items) > limit) {
+		json_array_remove(*items, json_array_size(*items) - 1);
+		*has_more = true;
+	}
+	bson_destroy(&opts);
+	bson_destroy(&q);
+	return rc;
+}
+
 enum api_err store_events_get(struct store *s, const struct principal *p, const char *id,
 			      json_t **doc)
 {

@@ -314,22 +314,18 @@ enum api_err api_events_parse_filter(struct ctx *c, struct event_filter *f)
 	return API_OK;
 }
 
-static enum api_err list_cursor(struct ctx *c, const struct event_filter *f, int64_t limit)
+enum api_err api_events_cursor_page(struct ctx *c, const struct event_filter *f,
+				    const char *cur, int64_t limit, json_t **docs,
+				    int64_t *next_seq, bool *more)
 {
-	const char *cur = http_query_get(c->req, "cursor");
-	char next[EVENT_CURSOR_LEN];
-	int64_t after = 0, w = 0, next_seq;
-	json_t *docs = NULL, *items = NULL;
-	bool more = false;
+	int64_t after = 0, w = 0;
 	enum api_err rc;
 
 	if (http_query_count(c->req, "cursor") > 1)
 		return api_fail(c, API_ERR_INVALID_PARAMETER, "cursor is given more than once");
-	if (http_query_get(c->req, "page") != NULL)
-		return api_fail(c, API_ERR_INVALID_PARAMETER, "page and cursor exclude each other");
 	if (cur[0] != '\0' && event_cursor_decode(cur, &after) != 0)
 		return api_fail(c, API_ERR_INVALID_PARAMETER,
-				"cursor is not a cursor this API returned (use next_cursor as is)");
+				"cursor is not a cursor this API returned (use the next cursor as is)");
 	rc = store_events_watermark(c->app->store, c->app->cfg->cursor_gap_lease_ms,
 				    time_now_ms(), POLL_MAX_STEPS, &w);
 	if (rc != API_OK)
@@ -348,15 +344,32 @@ static enum api_err list_cursor(struct ctx *c, const struct event_filter *f, int
 					"cursor is ahead of the event stream");
 		w = after;
 	}
-	rc = store_events_after(c->app->store, c->who, f, after, w, limit, &docs, &more);
+	rc = store_events_after(c->app->store, c->who, f, after, w, limit, docs, more);
 	if (rc != API_OK)
 		return rc;
-	next_seq = w;
-	if (more) {
-		json_t *last = json_array_get(docs, json_array_size(docs) - 1);
+	*next_seq = w;
+	if (*more) {
+		json_t *last = json_array_get(*docs, json_array_size(*docs) - 1);
 
-		next_seq = json_integer_value(json_object_get(last, "seq"));
+		*next_seq = json_integer_value(json_object_get(last, "seq"));
 	}
+	return API_OK;
+}
+
+static enum api_err list_cursor(struct ctx *c, const struct event_filter *f, int64_t limit)
+{
+	char next[EVENT_CURSOR_LEN];
+	int64_t next_seq = 0;
+	json_t *docs = NULL, *items = NULL;
+	bool more = false;
+	enum api_err rc;
+
+	if (http_query_get(c->req, "page") != NULL)
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "page and cursor exclude each other");
+	rc = api_events_cursor_page(c, f, http_query_get(c->req, "cursor"), limit, &docs,
+				    &next_seq, &more);
+	if (rc != API_OK)
+		return rc;
 	items = events_public(docs);
 	json_decref(docs);
 	if (items == NULL)

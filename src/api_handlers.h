@@ -48,6 +48,17 @@ enum api_err api_events_parse_filter(struct ctx *c, struct event_filter *f);
  */
 char *api_events_render(struct store *st, json_t *doc, enum api_err *rc);
 
+/*
+ * One cursor page in commit order (docs/events.md): the events of c's
+ * principal matching f strictly after cursor cur ("" = the beginning) and
+ * at most the watermark, at most limit. *docs receives the stored
+ * documents, *next_seq the sequence of the next cursor, *more whether more
+ * events follow. A malformed, repeated or never-issued cursor is a 400.
+ */
+enum api_err api_events_cursor_page(struct ctx *c, const struct event_filter *f,
+				    const char *cur, int64_t limit, json_t **docs,
+				    int64_t *next_seq, bool *more);
+
 /* api_stream.c */
 enum api_err api_events_stream(struct ctx *c);
 

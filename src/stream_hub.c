@@ -247,6 +247,25 @@ static int64_t reader_publish(struct stream_hub *h, int64_t pos, int64_t w, enum
 	return pos;
 }
 
+/*
+ * With no stream open, the reader reads no events: it moves to w and
+ * empties the ring, which keeps "the ring holds (ring_lo, pos]" true. A
+ * stream that then resumes from before w catches up from the store.
+ */
+static int64_t reader_skip(struct stream_hub *h, int64_t w)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->pos < w) {
+		for (size_t i = 0; i < h->len; i++)
+			stream_event_unref(ring_at(h, i));
+		h->head = h->len = 0;
+		h->pos = h->ring_lo = w;
+		pthread_cond_broadcast(&h->news);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return w;
+}
+
 static void *reader_main(void *arg)
 {
 	struct stream_hub *h = arg;
@@ -265,7 +284,9 @@ static void *reader_main(void *arg)
 			pthread_cond_broadcast(&h->news);
 			pthread_mutex_unlock(&h->mu);
 		}
-		if (rc == API_OK)
+		if (rc == API_OK && stream_hub_streams(h) == 0)
+			pos = reader_skip(h, w);
+		else if (rc == API_OK)
 			pos = reader_publish(h, pos, w, &rc);
 		if (rc != API_OK) {
 			if (!failing)

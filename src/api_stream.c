@@ -23,6 +23,7 @@
 
 #define STREAM_BATCH 64
 #define CATCH_UP_PAGE 200
+#define WATERMARK_MAX_STEPS 2000
 
 /* One open stream. Its filter's strings point into the request, which the
  * server keeps until the stream has ended. */
@@ -206,12 +207,10 @@ static enum api_err resume_position(struct ctx *c, int64_t *pos)
 	/* The header wins: a client that reconnects sends the newer id there. */
 	if (id == NULL || id[0] == '\0')
 		id = q;
-	if (id == NULL || id[0] == '\0') {
-		*pos = stream_hub_position(c->app->hub);
-		if (*pos < 0)
-			return api_fail(c, API_ERR_UNAVAILABLE, "the event stream is starting; retry shortly");
-		return API_OK;
-	}
+	if (id == NULL || id[0] == '\0')
+		/* Now: the hub of an idle process may not have read it lately. */
+		return store_events_watermark(c->app->store, c->app->cfg->cursor_gap_lease_ms,
+					      time_now_ms(), WATERMARK_MAX_STEPS, pos);
 	if (!event_id_valid(id))
 		return api_fail(c, API_ERR_INVALID_PARAMETER,
 				"Last-Event-ID must be an event id (evt_ and 24 hex digits)");

@@ -20,6 +20,7 @@
 #define READER_PAGE 500
 #define READER_MAX_STEPS 2000
 #define READER_RETRY_MS 1000
+#define READER_IDLE_MS 1000
 
 struct stream_hub {
 	const struct config *cfg;       /* borrowed */
@@ -301,7 +302,8 @@ static void *reader_main(void *arg)
 		if (failing)
 			log_msg(LOG_INFO, "stream reader: the store is back");
 		failing = false;
-		if (reader_pause(h, h->cfg->stream_poll_ms))
+		/* Idle, the watermark is read once a second; a new stream wakes the reader. */
+		if (reader_pause(h, stream_hub_streams(h) > 0 ? h->cfg->stream_poll_ms : READER_IDLE_MS))
 			break;
 	}
 	log_msg(LOG_INFO, "stream reader stopped");
@@ -428,20 +430,11 @@ enum stream_next stream_hub_next(struct stream_hub *h, int64_t pos, const struct
 	return r;
 }
 
-int64_t stream_hub_position(struct stream_hub *h)
-{
-	int64_t pos;
-
-	pthread_mutex_lock(&h->mu);
-	pos = h->ready ? h->pos : -1;
-	pthread_mutex_unlock(&h->mu);
-	return pos;
-}
-
 void stream_hub_attach(struct stream_hub *h)
 {
 	pthread_mutex_lock(&h->mu);
-	h->streams++;
+	if (h->streams++ == 0)
+		pthread_cond_broadcast(&h->pause);
 	pthread_mutex_unlock(&h->mu);
 }
 

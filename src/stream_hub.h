@@ -99,9 +99,6 @@ enum stream_next stream_hub_next(struct stream_hub *h, int64_t pos, const struct
 				 const struct event_filter *f, int64_t deadline_ms,
 				 struct stream_event **out, size_t max, size_t *n, int64_t *newpos);
 
-/* The reader's position (-1 until it has one). */
-int64_t stream_hub_position(struct stream_hub *h);
-
 /* Counts the streams of this process (a stream attaches while it runs). */
 void stream_hub_attach(struct stream_hub *h);
 void stream_hub_detach(struct stream_hub *h);

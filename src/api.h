@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "api_err.h"
 #include "http.h"
@@ -21,6 +22,7 @@ struct store;
 struct auth;
 struct principal;
 struct crypto_keyring;
+struct stream_hub;
 
 enum app_role { APP_ROLE_API, APP_ROLE_STREAM };
 
@@ -34,6 +36,8 @@ struct app {
 	bool store_reset_pending;   /* the store failed: reconnect before the next request */
 	int64_t health_checked_ms;  /* monotonic time of the last store ping */
 	enum api_err health_last;
+	struct stream_hub *hub;     /* borrowed; the stream server's, NULL elsewhere */
+	pthread_mutex_t *lock;      /* borrowed; guards store and auth in the threaded stream server */
 };
 
 #define API_MAX_PARAMS 4
@@ -92,6 +96,17 @@ enum api_err api_query_time(struct ctx *c, const char *name, bool end_of_day, bo
  * allowed, so a typo ("limt") is a 400 rather than silently ignored.
  */
 enum api_err api_query_only(struct ctx *c, const char *const *allowed);
+
+/*
+ * Adds the header Link: <TARGET>; rel="next" of a cursor page: path with
+ * cursor_name=cursor, limit_name=limit and the request's parameters named
+ * in carry (NULL-terminated), percent-encoded. TARGET is a relative
+ * reference, or starts with the configured public_base_url; never with
+ * the request's Host.
+ */
+void api_link_next(struct ctx *c, const char *path, const char *cursor_name,
+		   const char *cursor, const char *limit_name, int64_t limit,
+		   const char *const *carry);
 
 /*
  * The tenant a write lands in. requested is the body's tenant_id (NULL if

@@ -15,7 +15,6 @@
 #include "config.h"
 #include "event.h"
 #include "store.h"
-#include "util/buf.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -277,7 +276,7 @@ static bool ident_ok(const char *s)
 	return true;
 }
 
-static enum api_err parse_filter(struct ctx *c, struct event_filter *f)
+enum api_err api_events_parse_filter(struct ctx *c, struct event_filter *f)
 {
 	const char *type = NULL, *ip = NULL;
 	unsigned char addr[16];
@@ -315,80 +314,18 @@ static enum api_err parse_filter(struct ctx *c, struct event_filter *f)
 	return API_OK;
 }
 
-static int append_encoded(struct buf *b, const char *s)
+enum api_err api_events_cursor_page(struct ctx *c, const struct event_filter *f,
+				    const char *cur, int64_t limit, json_t **docs,
+				    int64_t *next_seq, bool *more)
 {
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
-			if (buf_append(b, s, 1) != 0)
-				return -1;
-		} else if (buf_appendf(b, "%%%02X", ch) != 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* A Host header fit to build a URL from: a name or address, maybe a port. */
-static bool host_ok(const char *h)
-{
-	size_t n = h ? strlen(h) : 0;
-
-	if (n == 0 || n > 255)
-		return false;
-	for (; *h; h++)
-		if (!isalnum((unsigned char)*h) && !strchr(".-:[]", *h))
-			return false;
-	return true;
-}
-
-/*
- * Link: <http[s]://host/v1/events?cursor=...&limit=...&<filters>>; rel="next"
- * (a relative reference when the Host header is missing or odd).
- */
-static void link_next(struct ctx *c, const char *cursor, int64_t limit)
-{
-	const char *host = c->req->host;
-	bool tls = c->req->https != NULL && strcmp(c->req->https, "on") == 0;
-	struct buf b;
-
-	buf_init(&b);
-	if (host_ok(host) && buf_appendf(&b, "<%s://%s", tls ? "https" : "http", host) != 0)
-		goto out;
-	if (buf_appendf(&b, "%s/v1/events?cursor=%s&limit=%lld", host_ok(host) ? "" : "<", cursor,
-			(long long)limit) != 0)
-		goto out;
-	for (const char *const *p = link_params; *p; p++) {
-		const char *v = http_query_get(c->req, *p);
-
-		if (v == NULL)
-			continue;
-		if (buf_appendf(&b, "&%s=", *p) != 0 || append_encoded(&b, v) != 0)
-			goto out;
-	}
-	if (buf_appends(&b, ">; rel=\"next\"") == 0)
-		http_response_header(c->res, "Link", "%s", b.data);
-out:
-	buf_cleanup(&b);
-}
-
-static enum api_err list_cursor(struct ctx *c, const struct event_filter *f, int64_t limit)
-{
-	const char *cur = http_query_get(c->req, "cursor");
-	char next[EVENT_CURSOR_LEN];
-	int64_t after = 0, w = 0, next_seq;
-	json_t *docs = NULL, *items = NULL;
-	bool more = false;
+	int64_t after = 0, w = 0;
 	enum api_err rc;
 
 	if (http_query_count(c->req, "cursor") > 1)
 		return api_fail(c, API_ERR_INVALID_PARAMETER, "cursor is given more than once");
-	if (http_query_get(c->req, "page") != NULL)
-		return api_fail(c, API_ERR_INVALID_PARAMETER, "page and cursor exclude each other");
 	if (cur[0] != '\0' && event_cursor_decode(cur, &after) != 0)
 		return api_fail(c, API_ERR_INVALID_PARAMETER,
-				"cursor is not a cursor this API returned (use next_cursor as is)");
+				"cursor is not a cursor this API returned (use the next cursor as is)");
 	rc = store_events_watermark(c->app->store, c->app->cfg->cursor_gap_lease_ms,
 				    time_now_ms(), POLL_MAX_STEPS, &w);
 	if (rc != API_OK)
@@ -407,15 +344,32 @@ static enum api_err list_cursor(struct ctx *c, const struct event_filter *f, int
 					"cursor is ahead of the event stream");
 		w = after;
 	}
-	rc = store_events_after(c->app->store, c->who, f, after, w, limit, &docs, &more);
+	rc = store_events_after(c->app->store, c->who, f, after, w, limit, docs, more);
 	if (rc != API_OK)
 		return rc;
-	next_seq = w;
-	if (more) {
-		json_t *last = json_array_get(docs, json_array_size(docs) - 1);
+	*next_seq = w;
+	if (*more) {
+		json_t *last = json_array_get(*docs, json_array_size(*docs) - 1);
 
-		next_seq = json_integer_value(json_object_get(last, "seq"));
+		*next_seq = json_integer_value(json_object_get(last, "seq"));
 	}
+	return API_OK;
+}
+
+static enum api_err list_cursor(struct ctx *c, const struct event_filter *f, int64_t limit)
+{
+	char next[EVENT_CURSOR_LEN];
+	int64_t next_seq = 0;
+	json_t *docs = NULL, *items = NULL;
+	bool more = false;
+	enum api_err rc;
+
+	if (http_query_get(c->req, "page") != NULL)
+		return api_fail(c, API_ERR_INVALID_PARAMETER, "page and cursor exclude each other");
+	rc = api_events_cursor_page(c, f, http_query_get(c->req, "cursor"), limit, &docs,
+				    &next_seq, &more);
+	if (rc != API_OK)
+		return rc;
 	items = events_public(docs);
 	json_decref(docs);
 	if (items == NULL)
@@ -425,7 +379,7 @@ static enum api_err list_cursor(struct ctx *c, const struct event_filter *f, int
 			   json_pack("{s:o,s:{s:I,s:s,s:b}}", "events", items, "pagination",
 				     "per_page", (json_int_t)limit, "next_cursor", next,
 				     "has_more", more));
-	link_next(c, next, limit);
+	api_link_next(c, "/v1/events", "cursor", next, "limit", limit, link_params);
 	return API_OK;
 }
 
@@ -437,7 +391,7 @@ enum api_err api_events_list(struct ctx *c)
 	enum api_err rc;
 
 	if ((rc = api_query_only(c, list_params)) != API_OK ||
-	    (rc = parse_filter(c, &f)) != API_OK ||
+	    (rc = api_events_parse_filter(c, &f)) != API_OK ||
 	    (rc = api_query_int(c, "limit", 1, 1000, 50, &limit)) != API_OK)
 		return rc;
 	if (http_query_get(c->req, "cursor") != NULL)
@@ -473,7 +427,8 @@ static bool array_has(json_t *arr, const char *s)
 }
 
 /* related_events: the stored list, then the other events of the session. */
-static enum api_err related_events(struct ctx *c, json_t *doc, json_t **out)
+static enum api_err related_events(struct store *st, const struct principal *p, json_t *doc,
+				   json_t **out)
 {
 	json_t *rel = json_array(), *stored = json_object_get(doc, "related_events"), *v, *sess = NULL;
 	const char *id = json_string_value(json_object_get(doc, "_id"));
@@ -487,7 +442,7 @@ static enum api_err related_events(struct ctx *c, json_t *doc, json_t **out)
 		if (json_is_string(v) && !array_has(rel, json_string_value(v)))
 			json_array_append(rel, v);
 	if (sid != NULL && sid[0] != '\0' && id != NULL) {
-		rc = store_events_session(c->app->store, c->who, id, sid, RELATED_MAX, &sess);
+		rc = store_events_session(st, p, id, sid, RELATED_MAX, &sess);
 		json_array_foreach(sess, i, v)
 			if (!array_has(rel, json_string_value(v)))
 				json_array_append(rel, v);
@@ -501,12 +456,33 @@ static enum api_err related_events(struct ctx *c, json_t *doc, json_t **out)
 	return API_OK;
 }
 
+/* The GET /v1/events/{id} form of a stored event of p (doc is changed). */
+static enum api_err event_detail(struct store *st, const struct principal *p, json_t *doc,
+				 json_t **out)
+{
+	char name[EVENT_NAME_MAX + 1];
+	const char *db = json_string_value(json_object_get(doc, "database_id"));
+	json_t *rel = NULL;
+	enum api_err rc = API_OK;
+
+	if (json_object_get(doc, "database_name") == NULL && db != NULL) {
+		rc = store_database_name(st, p, db, name, sizeof(name));
+		if (rc == API_OK && name[0] != '\0')
+			json_object_set_new(doc, "database_name", json_string(name));
+	}
+	if (rc == API_OK)
+		rc = related_events(st, p, doc, &rel);
+	if (rc != API_OK)
+		return rc;
+	json_object_set_new(doc, "related_events", rel);
+	*out = event_public(doc, true);
+	return *out ? API_OK : API_ERR_INTERNAL;
+}
+
 enum api_err api_events_get(struct ctx *c)
 {
 	const char *id = c->params[0];
-	json_t *doc = NULL, *out = NULL, *rel = NULL;
-	char name[EVENT_NAME_MAX + 1];
-	const char *db;
+	json_t *doc = NULL, *out = NULL;
 	enum api_err rc;
 
 	if ((rc = api_query_only(c, (const char *const[]){ NULL })) != API_OK)
@@ -516,26 +492,37 @@ enum api_err api_events_get(struct ctx *c)
 	rc = store_events_get(c->app->store, c->who, id, &doc);
 	if (rc == API_ERR_NOT_FOUND)
 		return api_fail(c, rc, "no such event");
-	if (rc != API_OK)
-		return rc;
-	db = json_string_value(json_object_get(doc, "database_id"));
-	if (json_object_get(doc, "database_name") == NULL && db != NULL) {
-		rc = store_database_name(c->app->store, c->who, db, name, sizeof(name));
-		if (rc == API_OK && name[0] != '\0')
-			json_object_set_new(doc, "database_name", json_string(name));
-	}
 	if (rc == API_OK)
-		rc = related_events(c, doc, &rel);
-	if (rc == API_OK) {
-		json_object_set_new(doc, "related_events", rel);
-		out = event_public(doc, true);
-		if (out == NULL)
-			rc = API_ERR_INTERNAL;
-		else
-			http_response_json(c->res, 200, out);
-	}
+		rc = event_detail(c->app->store, c->who, doc, &out);
+	if (rc == API_OK)
+		http_response_json(c->res, 200, out);
 	json_decref(doc);
 	return rc;
+}
+
+char *api_events_render(struct store *st, json_t *doc, enum api_err *rc)
+{
+	struct principal owner;
+	const char *tenant = json_string_value(json_object_get(doc, "tenant_id"));
+	json_t *out = NULL;
+	char *text;
+
+	/* The event's own tenant is the only one its lookups may see. */
+	memset(&owner, 0, sizeof(owner));
+	if (tenant == NULL || strlen(tenant) > PRINCIPAL_TENANT_MAX_LEN) {
+		*rc = API_ERR_INTERNAL;
+		return NULL;
+	}
+	memcpy(owner.tenants[0], tenant, strlen(tenant) + 1);
+	owner.ntenants = 1;
+	*rc = event_detail(st, &owner, doc, &out);
+	if (*rc != API_OK)
+		return NULL;
+	text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(out);
+	if (text == NULL)
+		*rc = API_ERR_INTERNAL;
+	return text;
 }
 
 /* ---------------------------------------------------------------- debug */

@@ -31,6 +31,37 @@ enum api_err api_events_list(struct ctx *c);
 enum api_err api_events_get(struct ctx *c);
 enum api_err api_events_debug_allocate(struct ctx *c);
 
+struct event_filter;
+struct store;
+
+/*
+ * Reads the list filters of /v1/events (type with wildcards, severity,
+ * database_id, start_date, end_date, user, source_ip) into f; 400 on any
+ * invalid value. Strings in f point into the request.
+ */
+enum api_err api_events_parse_filter(struct ctx *c, struct event_filter *f);
+
+/*
+ * The JSON text of a stored event exactly as GET /v1/events/{id} returns
+ * it (lookups confined to the event's own tenant; doc is changed). A
+ * malloc'ed string, or NULL with *rc set. The stream's stream_render_fn.
+ */
+char *api_events_render(struct store *st, json_t *doc, enum api_err *rc);
+
+/*
+ * One cursor page in commit order (docs/events.md): the events of c's
+ * principal matching f strictly after cursor cur ("" = the beginning) and
+ * at most the watermark, at most limit. *docs receives the stored
+ * documents, *next_seq the sequence of the next cursor, *more whether more
+ * events follow. A malformed, repeated or never-issued cursor is a 400.
+ */
+enum api_err api_events_cursor_page(struct ctx *c, const struct event_filter *f,
+				    const char *cur, int64_t limit, json_t **docs,
+				    int64_t *next_seq, bool *more);
+
+/* api_stream.c */
+enum api_err api_events_stream(struct ctx *c);
+
 /* api_kaudit.c */
 enum api_err api_kaudit_list(struct ctx *c);
 enum api_err api_kaudit_get(struct ctx *c);

@@ -135,7 +135,12 @@ static enum api_err parse_time_range(struct ctx *c, struct event_filter *f)
 
 static const char *const list_params[] = {
 	"page", "pageSize", "search", "sortBy", "sortDirection", "actionId", "databaseName",
-	"principalName", "startTime", "endTime", NULL,
+	"principalName", "startTime", "endTime", "cursor", NULL,
+};
+
+/* Filters carried over into the Link of the next cursor page. */
+static const char *const link_params[] = {
+	"search", "actionId", "databaseName", "principalName", "startTime", "endTime", NULL,
 };
 
 static enum api_err parse_list(struct ctx *c, struct event_filter *f, char *aid,
@@ -178,6 +183,61 @@ static enum api_err parse_list(struct ctx *c, struct event_filter *f, char *aid,
 	return API_OK;
 }
 
+static json_t *kaudit_records(json_t *docs)
+{
+	json_t *data = json_array(), *d;
+	size_t i;
+
+	json_array_foreach(docs, i, d) {
+		json_t *r = kaudit_record(d, false);
+
+		if (data == NULL || r == NULL || json_array_append_new(data, r) != 0) {
+			json_decref(r);
+			json_decref(data);
+			return NULL;
+		}
+	}
+	return data;
+}
+
+/* Cursor mode: commit order, oldest first, exactly once (docs/events.md). */
+static enum api_err kaudit_cursor(struct ctx *c)
+{
+	static const char *const sorting[] = { "page", "sortBy", "sortDirection" };
+	struct event_filter f;
+	char aid[EVENT_ACTION_ID_MAX + 1], ts[TIME_RFC3339_LEN], next[EVENT_CURSOR_LEN];
+	const char *field = NULL;
+	bool asc = false, more = false;
+	int64_t size, next_seq = 0;
+	json_t *docs = NULL, *data;
+	enum api_err rc;
+
+	for (size_t i = 0; i < sizeof(sorting) / sizeof(sorting[0]); i++)
+		if (http_query_get(c->req, sorting[i]) != NULL)
+			return api_fail(c, API_ERR_INVALID_PARAMETER, "%s cannot be used with cursor: "
+					"a cursor pages in commit order", sorting[i]);
+	if ((rc = api_query_int(c, "pageSize", 1, 100, 20, &size)) != API_OK ||
+	    (rc = parse_list(c, &f, aid, &field, &asc)) != API_OK)
+		return rc;
+	rc = api_events_cursor_page(c, &f, http_query_get(c->req, "cursor"), size, &docs,
+				    &next_seq, &more);
+	if (rc != API_OK)
+		return kaudit_store_error(c, rc);
+	data = kaudit_records(docs);
+	json_decref(docs);
+	if (data == NULL)
+		return API_ERR_INTERNAL;
+	event_cursor_encode(next_seq, next);
+	meta_now(ts);
+	http_response_json(c->res, 200,
+			   json_pack("{s:o,s:{s:I,s:s,s:b,s:s,s:s}}", "data", data, "meta",
+				     "pageSize", (json_int_t)size, "nextCursor", next, "hasMore", more,
+				     "timestamp", ts, "apiVersion", KAUDIT_API_VERSION));
+	api_link_next(c, "/api/v1/public/audit-activity", "cursor", next, "pageSize", size,
+		      link_params);
+	return API_OK;
+}
+
 enum api_err api_kaudit_list(struct ctx *c)
 {
 	struct event_filter f;
@@ -185,12 +245,14 @@ enum api_err api_kaudit_list(struct ctx *c)
 	const char *field = NULL;
 	bool asc = false;
 	int64_t page, size, total = 0, pages;
-	json_t *docs = NULL, *data, *d;
-	size_t i;
+	json_t *docs = NULL, *data;
 	enum api_err rc;
 
-	if ((rc = api_query_only(c, list_params)) != API_OK ||
-	    (rc = api_query_int(c, "page", 1, 1000000, 1, &page)) != API_OK ||
+	if ((rc = api_query_only(c, list_params)) != API_OK)
+		return rc;
+	if (http_query_get(c->req, "cursor") != NULL)
+		return kaudit_cursor(c);
+	if ((rc = api_query_int(c, "page", 1, 1000000, 1, &page)) != API_OK ||
 	    (rc = api_query_int(c, "pageSize", 1, 100, 20, &size)) != API_OK ||
 	    (rc = parse_list(c, &f, aid, &field, &asc)) != API_OK)
 		return rc;
@@ -198,10 +260,7 @@ enum api_err api_kaudit_list(struct ctx *c)
 			       &docs, &total);
 	if (rc != API_OK)
 		return kaudit_store_error(c, rc);
-	data = json_array();
-	json_array_foreach(docs, i, d)
-		if (data != NULL)
-			json_array_append_new(data, kaudit_record(d, false));
+	data = kaudit_records(docs);
 	json_decref(docs);
 	if (data == NULL)
 		return API_ERR_INTERNAL;

@@ -1,9 +1,12 @@
 /* api_util: parameter parsing shared by every handler. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api.h"
+#include "config.h"
 #include "principal.h"
+#include "util/buf.h"
 #include "util/str.h"
 #include "util/timeutil.h"
 
@@ -99,4 +102,46 @@ enum api_err api_write_tenant(struct ctx *c, const char *requested, const char *
 		}
 	}
 	return api_fail(c, API_ERR_FORBIDDEN, "the credentials do not hold that tenant_id");
+}
+
+static int append_encoded(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+			if (buf_append(b, s, 1) != 0)
+				return -1;
+		} else if (buf_appendf(b, "%%%02X", ch) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void api_link_next(struct ctx *c, const char *path, const char *cursor_name,
+		   const char *cursor, const char *limit_name, int64_t limit,
+		   const char *const *carry)
+{
+	const char *base = c->app && c->app->cfg ? c->app->cfg->public_base_url : "";
+	struct buf b;
+
+	/* The Host header is the client's to choose: it never makes a link. */
+	buf_init(&b);
+	if (buf_appendf(&b, "<%s%s?%s=", base ? base : "", path, cursor_name) != 0 ||
+	    append_encoded(&b, cursor) != 0 ||
+	    buf_appendf(&b, "&%s=%lld", limit_name, (long long)limit) != 0)
+		goto out;
+	for (const char *const *p = carry; *p; p++) {
+		const char *v = http_query_get(c->req, *p);
+
+		if (v == NULL)
+			continue;
+		if (buf_appendf(&b, "&%s=", *p) != 0 || append_encoded(&b, v) != 0)
+			goto out;
+	}
+	if (buf_appends(&b, ">; rel=\"next\"") == 0)
+		http_response_header(c->res, "Link", "%s", b.data);
+out:
+	buf_cleanup(&b);
 }

@@ -60,6 +60,7 @@ enum api_err api_fail(struct ctx *c, enum api_err e, const char *fmt, ...)
 
 void api_error_response(struct response *res, enum api_err e, const char *msg)
 {
+	char retry[16] = "1";
 	json_t *body;
 
 	if (e >= API_ERR__COUNT || e == API_OK)
@@ -71,8 +72,14 @@ void api_error_response(struct response *res, enum api_err e, const char *msg)
 	if (body == NULL) /* msg was not valid UTF-8: never echo it */
 		body = json_pack("{s:{s:s,s:s}}", "error", "code", errors[e].code,
 				 "message", errors[e].message);
+	/* Every 429 and 503 says when to come back: the handler's value, else 1 s. */
+	for (size_t i = 0; i < res->nheaders; i++)
+		if (strcmp(res->headers[i].name, "Retry-After") == 0)
+			snprintf(retry, sizeof(retry), "%s", res->headers[i].value);
 	res->nheaders = 0;
 	http_response_json(res, errors[e].status, body);
+	if (e == API_ERR_RATE_LIMITED || e == API_ERR_UNAVAILABLE)
+		http_response_header(res, "Retry-After", "%s", retry);
 	if (e == API_ERR_UNAUTHORIZED)
 		http_response_header(res, "WWW-Authenticate", "Bearer realm=\"dbaudit\"");
 	if (e == API_ERR_UNAVAILABLE || e == API_ERR_STORAGE_FULL)

@@ -53,6 +53,15 @@ static const struct opt opts[] = {
 	INT(health_cache_ms, "500", 0, 10000),
 	INT(cursor_gap_lease_ms, "30000", 1000, 3600000),
 	BOOL(debug_routes, "false"),
+	STR(public_base_url, ""),
+	INT(stream_threads, "256", 1, 8192),
+	INT(stream_store_clients, "4", 1, 64),
+	INT(stream_max_per_principal, "10", 1, 10000),
+	STR(stream_slot_dir, "/tmp/dbaudit-stream-slots"),
+	INT(stream_heartbeat_ms, "15000", 100, 300000),
+	INT(stream_retry_ms, "3000", 100, 600000),
+	INT(stream_poll_ms, "20", 1, 10000),
+	INT(stream_buffer_events, "20000", 100, 10000000),
 	STR(log_level, "info"),
 };
 
@@ -155,6 +164,31 @@ static int config_load_file(struct config *c, const char *path, char *err, size_
 	return rc;
 }
 
+/*
+ * public_base_url goes verbatim into Link headers: a scheme, a host and
+ * maybe a path, nothing that could end the <...> of a link or start a
+ * query. A trailing '/' is dropped, so targets join with "/v1/...".
+ */
+static int config_check_base_url(char *u)
+{
+	size_t n = strlen(u), scheme;
+
+	if (n == 0)
+		return 0;
+	if (strncmp(u, "http://", 7) == 0)
+		scheme = 7;
+	else if (strncmp(u, "https://", 8) == 0)
+		scheme = 8;
+	else
+		return -1;
+	for (const char *p = u; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || strchr("\"'<>?#\\", *p))
+			return -1;
+	while (n > scheme && u[n - 1] == '/')
+		u[--n] = '\0';
+	return n > scheme && u[scheme] != '/' ? 0 : -1;
+}
+
 int config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
@@ -188,6 +222,11 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 	if (strcmp(c->sqlite_synchronous, "full") != 0 && strcmp(c->sqlite_synchronous, "normal") != 0 &&
 	    strcmp(c->sqlite_synchronous, "extra") != 0) {
 		snprintf(err, errlen, "sqlite_synchronous must be full, extra or normal");
+		return -1;
+	}
+	if (config_check_base_url(c->public_base_url) != 0) {
+		snprintf(err, errlen, "public_base_url must be empty or http(s)://host[:port][/path] "
+			 "without spaces, quotes, '<', '>', '?' or '#'");
 		return -1;
 	}
 	/* A writer must be done (or failed) long before its sequences are claimed. */

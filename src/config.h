@@ -40,6 +40,15 @@ struct config {
 	int64_t health_cache_ms;
 	int64_t cursor_gap_lease_ms;  /* an undecided event sequence is claimed after this */
 	bool debug_routes;            /* test-only routes such as /v1/_debug/sleep */
+	char *public_base_url;        /* "https://audit.example.com": absolute Link targets; "": relative */
+	int64_t stream_threads;       /* concurrent streams per stream process */
+	int64_t stream_store_clients; /* store clients a stream process shares among its threads */
+	int64_t stream_max_per_principal;
+	char *stream_slot_dir;        /* flock'd slot files counting streams per principal */
+	int64_t stream_heartbeat_ms;  /* a comment line this often */
+	int64_t stream_retry_ms;      /* the retry: field sent on connect */
+	int64_t stream_poll_ms;       /* the reader's pause between watermark reads */
+	int64_t stream_buffer_events; /* recent events each stream process keeps in memory */
 	char *log_level;
 };
 

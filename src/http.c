@@ -182,6 +182,8 @@ void http_response_init(struct response *res)
 void http_response_cleanup(struct response *res)
 {
 	json_decref(res->json);
+	if (res->stream_free != NULL)
+		res->stream_free(res->stream_arg);
 	http_response_init(res);
 }
 

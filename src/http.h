@@ -47,6 +47,13 @@ struct header {
 	char value[2048];   /* room for a Link header carrying every list filter */
 };
 
+/*
+ * Where a streamed body goes: the server's output for the request, opaque
+ * here (http_fcgi.h defines it), so a handler writes only through
+ * http_sink_send.
+ */
+struct http_sink;
+
 struct response {
 	int status;
 	json_t *json;               /* owned body, serialised compactly */
@@ -55,6 +62,15 @@ struct response {
 	const char *content_type;   /* for raw bodies; JSON otherwise */
 	struct header headers[HTTP_MAX_HEADERS];
 	size_t nheaders;
+	/*
+	 * A streamed body (Server-Sent Events): once the head is written, the
+	 * server calls stream(stream_arg, sink), which writes the body until
+	 * it returns. stream_free(stream_arg) runs at cleanup, streamed or not.
+	 * NULL for every ordinary response.
+	 */
+	void (*stream)(void *arg, struct http_sink *sink);
+	void (*stream_free)(void *arg);
+	void *stream_arg;
 };
 
 /* Empties req so that http_request_cleanup is always safe. */
@@ -103,6 +119,12 @@ void http_response_json(struct response *res, int status, json_t *body);
 struct buf;
 int http_response_serialise(const struct response *res, const char *rid,
 			    struct buf *out);
+
+/*
+ * Writes n bytes of a streamed body and flushes them to the client.
+ * Returns 0, or -1 when the client is gone (or the stream failed).
+ */
+int http_sink_send(struct http_sink *sink, const char *p, size_t n);
 
 /* Reason phrase of a status code. */
 const char *http_reason(int status);

@@ -50,3 +50,11 @@ int http_response_write(const struct response *res, const char *rid, FCGX_Stream
 	buf_cleanup(&b);
 	return rc;
 }
+
+int http_sink_send(struct http_sink *sink, const char *p, size_t n)
+{
+	if (n > 0 && FCGX_PutStr(p, (int)n, sink->out) != (int)n)
+		return -1;
+	/* A client that went away shows here, as EPIPE on the flush. */
+	return FCGX_FFlush(sink->out) == 0 ? 0 : -1;
+}

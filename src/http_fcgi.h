@@ -1,7 +1,9 @@
 /*
  * http_fcgi: the request body and the response over libfcgi's streams.
- * Only the mains include this header (scripts/lint checks that no api_*.c
- * reaches fcgiapp.h); handlers see the request and response of http.h.
+ * Only the mains and the threaded stream server include this header
+ * (scripts/checksrc checks that no api_*.c reaches fcgiapp.h); handlers see
+ * the request and response of http.h, and a streamed body as the opaque
+ * struct http_sink.
  */
 #ifndef DBAUDIT_HTTP_FCGI_H
 #define DBAUDIT_HTTP_FCGI_H
@@ -9,6 +11,11 @@
 #include <fcgiapp.h>
 
 #include "http.h"
+
+/* Where a streamed body goes: the FastCGI output of the request. */
+struct http_sink {
+	FCGX_Stream *out;
+};
 
 /*
  * Reads exactly Content-Length bytes of body from in. Errors:

@@ -2,7 +2,8 @@
  * dbaudit-fcgi: one FastCGI worker. spawn-fcgi hands it the listening
  * socket on fd 0 and multiwatch restarts it when it exits. It serves one
  * request at a time; SIGTERM (or INT, HUP, USR1) lets the request in hand
- * finish, then the worker exits.
+ * finish, then the worker exits. --role stream runs the threaded stream
+ * server instead (stream_server.h).
  *
  * usage: dbaudit-fcgi [--config FILE] [--role api|stream]
  */
@@ -20,6 +21,7 @@
 #include "auth.h"
 #include "config.h"
 #include "http_fcgi.h"
+#include "stream_server.h"
 #include "util/log.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -111,6 +113,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_init(strcmp(role, "stream") == 0 ? "stream" : "api", log_level_parse(cfg.log_level));
+	if (strcmp(role, "stream") == 0) {
+		/* The stream pool: many threads per process, around one hub. */
+		rc = stream_server_run(&cfg);
+		goto out_cfg;
+	}
 	devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	install_signals(&stopset);
 	if (FCGX_Init() != 0) {

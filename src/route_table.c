@@ -23,6 +23,7 @@ const struct route route_table[] = {
 	{ "POST", "/v1/_debug/events/allocate", api_events_debug_allocate, "write:events", ROUTE_DEBUG },
 	{ "POST", "/v1/events", api_events_post, "write:events", ROUTE_NDJSON },
 	{ "GET", "/v1/events", api_events_list, "read:events", 0 },
+	{ "GET", "/v1/events/stream", api_events_stream, "read:events", 0 },
 	{ "GET", "/v1/events/{id}", api_events_get, "read:events", 0 },
 	{ "GET", "/api/v1/public/audit-activity", api_kaudit_list, "read:audit-activity", 0 },
 	{ "GET", "/api/v1/public/audit-activity/summary", api_kaudit_summary, "read:audit-activity", 0 },

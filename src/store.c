@@ -236,6 +236,13 @@ enum api_err store_events_after(struct store *s, const struct principal *p,
 	return s->engine->events_after(s, p, f, after, upto, limit, items, has_more);
 }
 
+enum api_err store_events_after_all(struct store *s, int64_t after, int64_t upto,
+				    int64_t limit, json_t **items, bool *has_more)
+{
+	store_count_call(s);
+	return s->engine->events_after_all(s, after, upto, limit, items, has_more);
+}
+
 enum api_err store_events_watermark(struct store *s, int64_t lease_ms, int64_t now_ms,
 				    int max_steps, int64_t *w)
 {

@@ -158,6 +158,15 @@ enum api_err store_events_after(struct store *s, const struct principal *p,
 				int64_t limit, json_t **items, bool *has_more);
 
 /*
+ * Every tenant's events with after < seq <= upto, in commit order, at most
+ * limit (the stream's reader, which fans them out to the subscribers of
+ * their tenants). Tombstones and block markers are never returned.
+ * *has_more tells whether more events lie beyond them.
+ */
+enum api_err store_events_after_all(struct store *s, int64_t after, int64_t upto,
+				    int64_t limit, json_t **items, bool *has_more);
+
+/*
  * Advances and returns the cursor watermark W: every commit sequence up to
  * W is decided (its event is stored, or it will never hold one), so a
  * reader that stops at W never misses an event that commits later. A

@@ -66,6 +66,8 @@ struct store_engine {
 	enum api_err (*events_after)(struct store *s, const struct principal *p,
 				     const struct event_filter *f, int64_t after, int64_t upto,
 				     int64_t limit, json_t **items, bool *has_more);
+	enum api_err (*events_after_all)(struct store *s, int64_t after, int64_t upto,
+					 int64_t limit, json_t **items, bool *has_more);
 	enum api_err (*events_watermark)(struct store *s, int64_t lease_ms, int64_t now_ms,
 					 int max_steps, int64_t *w);
 	enum api_err (*events_allocate)(struct store *s, int64_t n, int64_t *lo, int64_t *hi);

@@ -389,6 +389,7 @@ const struct store_engine store_mongo_engine = {
 	.events_insert = store_mongo_events_insert,
 	.events_list = store_mongo_events_list,
 	.events_after = store_mongo_events_after,
+	.events_after_all = store_mongo_events_after_all,
 	.events_watermark = store_mongo_events_watermark,
 	.events_allocate = store_mongo_events_allocate,
 	.events_allocated = store_mongo_events_allocated,

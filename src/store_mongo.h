@@ -139,6 +139,8 @@ enum api_err store_mongo_events_list(struct store *s, const struct principal *p,
 enum api_err store_mongo_events_after(struct store *s, const struct principal *p,
 				      const struct event_filter *f, int64_t after, int64_t upto,
 				      int64_t limit, json_t **items, bool *has_more);
+enum api_err store_mongo_events_after_all(struct store *s, int64_t after, int64_t upto,
+					int64_t limit, json_t **items, bool *has_more);
 enum api_err store_mongo_events_watermark(struct store *s, int64_t lease_ms, int64_t now_ms,
 					  int max_steps, int64_t *w);
 enum api_err store_mongo_events_allocate(struct store *s, int64_t n, int64_t *lo, int64_t *hi);

@@ -177,11 +177,38 @@ out:
 	return rc;
 }
 
+/*
+ * The events of q with after < seq <= upto in commit order, at most limit;
+ * *has_more tells whether more match. Adds the range, sort and limit to q.
+ */
+static enum api_err page_by_seq(struct store *s, bson_t *q, int64_t after, int64_t upto,
+				int64_t limit, json_t **items, bool *has_more, const char *what)
+{
+	bson_t opts = BSON_INITIALIZER, sort, range;
+	enum api_err rc;
+
+	BSON_APPEND_DOCUMENT_BEGIN(q, "seq", &range);
+	BSON_APPEND_INT64(&range, "$gt", after);
+	BSON_APPEND_INT64(&range, "$lte", upto);
+	bson_append_document_end(q, &range);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "seq", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_INT64(&opts, "limit", limit + 1);
+	rc = store_mongo_find_json(store_mongo_coll(s, EVENTS), q, &opts, items, what);
+	if (rc == API_OK && (int64_t)json_array_size(*items) > limit) {
+		json_array_remove(*items, json_array_size(*items) - 1);
+		*has_more = true;
+	}
+	bson_destroy(&opts);
+	return rc;
+}
+
 enum api_err store_mongo_events_after(struct store *s, const struct principal *p,
 				const struct event_filter *f, int64_t after, int64_t upto,
 				int64_t limit, json_t **items, bool *has_more)
 {
-	bson_t q = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, range;
+	bson_t q = BSON_INITIALIZER;
 	enum api_err rc = API_ERR_INTERNAL;
 
 	*has_more = false;
@@ -189,23 +216,28 @@ enum api_err store_mongo_events_after(struct store *s, const struct principal *p
 		*items = json_array();
 		return *items ? API_OK : API_ERR_INTERNAL;
 	}
-	if (!build_filter(&q, p, f))
-		goto out;
-	BSON_APPEND_DOCUMENT_BEGIN(&q, "seq", &range);
-	BSON_APPEND_INT64(&range, "$gt", after);
-	BSON_APPEND_INT64(&range, "$lte", upto);
-	bson_append_document_end(&q, &range);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "seq", 1);
-	bson_append_document_end(&opts, &sort);
-	BSON_APPEND_INT64(&opts, "limit", limit + 1);
-	rc = store_mongo_find_json(store_mongo_coll(s, EVENTS), &q, &opts, items, "event cursor page");
-	if (rc == API_OK && (int64_t)json_array_size(*items) > limit) {
-		json_array_remove(*items, json_array_size(*items) - 1);
-		*has_more = true;
+	if (build_filter(&q, p, f))
+		rc = page_by_seq(s, &q, after, upto, limit, items, has_more, "event cursor page");
+	bson_destroy(&q);
+	return rc;
+}
+
+enum api_err store_mongo_events_after_all(struct store *s, int64_t after, int64_t upto,
+					  int64_t limit, json_t **items, bool *has_more)
+{
+	bson_t q = BSON_INITIALIZER, exists;
+	enum api_err rc;
+
+	*has_more = false;
+	if (upto <= after) {
+		*items = json_array();
+		return *items ? API_OK : API_ERR_INTERNAL;
 	}
-out:
-	bson_destroy(&opts);
+	/* Markers and tombstones carry no tenant_id. */
+	BSON_APPEND_DOCUMENT_BEGIN(&q, "tenant_id", &exists);
+	BSON_APPEND_BOOL(&exists, "$exists", true);
+	bson_append_document_end(&q, &exists);
+	rc = page_by_seq(s, &q, after, upto, limit, items, has_more, "event stream page");
 	bson_destroy(&q);
 	return rc;
 }

@@ -713,6 +713,7 @@ const struct store_engine store_sqlite_engine = {
 	.events_insert = store_sqlite_events_insert,
 	.events_list = store_sqlite_events_list,
 	.events_after = store_sqlite_events_after,
+	.events_after_all = store_sqlite_events_after_all,
 	.events_watermark = store_sqlite_events_watermark,
 	.events_allocate = store_sqlite_events_allocate,
 	.events_allocated = store_sqlite_events_allocated,

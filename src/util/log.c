@@ -16,7 +16,7 @@
 #include "util/timeutil.h"
 
 static char log_component[32] = "dbaudit";
-static char log_rid[65];
+static _Thread_local char log_rid[65];  /* per thread: the stream server serves many at once */
 static enum log_level log_min = LOG_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
@@ -152,8 +152,8 @@ static size_t num(char *out, size_t len, size_t cap, uint64_t v, int width)
 void log_access(const char *method, const char *route, int status,
 		double latency_ms, const char *principal, const char *reason)
 {
-	static int64_t ts_sec = -1;
-	static char ts[TIME_RFC3339_LEN];
+	static _Thread_local int64_t ts_sec = -1;
+	static _Thread_local char ts[TIME_RFC3339_LEN];
 	char line[1024];
 	size_t n = 0, cap = sizeof(line);
 	int64_t now = time_now_ms();

@@ -4,6 +4,7 @@ docs/events.md explains the commit sequence and the watermark."""
 import random
 import threading
 import time
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -36,7 +37,7 @@ def poll_page(c, cursor, limit):
     assert set(page) == {"per_page", "next_cursor", "has_more"}
     assert page["next_cursor"] and isinstance(page["has_more"], bool)
     link = r.headers.get("Link", "")
-    assert link.startswith(f"<{c.base}/v1/events?cursor=" + page["next_cursor"]), link
+    assert link.startswith("</v1/events?cursor=" + page["next_cursor"]), link
     assert link.endswith('rel="next"')
     return [e["id"] for e in body["events"]], page["next_cursor"], page["has_more"]
 
@@ -235,5 +236,17 @@ def test_a_poller_can_follow_the_link_header_alone(client):
             break
         url = r.headers["Link"].split(">")[0].lstrip("<")
         assert "user=x" in url and "limit=2" in url
-        r = client.s.get(url, headers={"X-Api-Key": client.key}, timeout=30)
+        r = client.s.get(urljoin(client.base + "/v1/events", url), headers={"X-Api-Key": client.key},
+                         timeout=30)
     assert got == ids
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8443"])
+def test_link_is_never_built_from_the_host_header(client, host):
+    """The Link target is a relative reference (or public_base_url), so a
+    forged Host cannot point a poller elsewhere."""
+    r = client.s.get(client.base + "/v1/events", params={"cursor": ""}, timeout=30,
+                     headers={"X-Api-Key": client.key, "Host": host})
+    assert r.status_code == 200
+    assert r.headers["Link"].startswith("</v1/events?cursor="), r.headers["Link"]
+    assert "evil" not in r.headers["Link"]

@@ -21,6 +21,7 @@
 #include "dbprobe.h"
 #include "dbrec.h"
 #include "dbsecrets.h"
+#include "metrics.h"
 #include "store_databases.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -505,6 +506,7 @@ enum api_err api_databases_heartbeat(struct ctx *c)
 		rc = not_found(c, rc);
 		goto out;
 	}
+	metrics_add(METRIC_HEARTBEATS, 1);
 	http_response_json(c->res, 200,
 			   json_pack("{s:O?,s:O?,s:O?,s:O?}", "id", json_object_get(rec, "_id"),
 				     "received_at",

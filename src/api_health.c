@@ -1,12 +1,14 @@
 /*
  * api_health: the unauthenticated operational routes: health, the OpenAPI
- * document, and (only when debug_routes is on, for tests) a slow request.
+ * document, the Prometheus metrics (nginx lets only local addresses reach
+ * them), and (only when debug_routes is on, for tests) a slow request.
  */
 #include <string.h>
 #include <time.h>
 
 #include "api_handlers.h"
 #include "config.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "util/str.h"
 
@@ -33,6 +35,20 @@ enum api_err api_swagger_get(struct ctx *c)
 	c->res->raw = openapi_yaml;
 	c->res->raw_len = strlen(openapi_yaml);
 	c->res->content_type = "application/yaml";
+	return API_OK;
+}
+
+enum api_err api_metrics_get(struct ctx *c)
+{
+	size_t len = 0;
+	const char *text = metrics_text(&len);
+
+	if (text == NULL)
+		return API_ERR_INTERNAL;
+	c->res->status = 200;
+	c->res->raw = text;
+	c->res->raw_len = len;
+	c->res->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	return API_OK;
 }
 

@@ -12,6 +12,8 @@
 #include "auth.h"
 #include "config.h"
 #include "crypto.h"
+#include "metrics.h"
+#include "ratelimit.h"
 #include "route.h"
 #include "store.h"
 #include "util/log.h"
@@ -74,6 +76,9 @@ void api_error_response(struct response *res, enum api_err e, const char *msg)
 	http_response_json(res, errors[e].status, body);
 	if (e == API_ERR_UNAUTHORIZED)
 		http_response_header(res, "WWW-Authenticate", "Bearer realm=\"dbaudit\"");
+	/* CONTRACT §4: every 503 says when to come back. */
+	if (e == API_ERR_UNAVAILABLE)
+		http_response_header(res, "Retry-After", "1");
 }
 
 enum api_err api_body_object(struct ctx *c, json_t **out)
@@ -108,6 +113,8 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 	rc = store_open(cfg, &app->store, &why);
 	if (rc == API_OK)
 		rc = auth_create(cfg, app->store, &app->auth, &why);
+	if (rc == API_OK)
+		rc = ratelimit_create(cfg, &app->limits, &why);
 	if (rc != API_OK) {
 		log_msg(LOG_ERROR, "startup failed: %s", why ? why : "unknown error");
 		return rc;
@@ -116,6 +123,9 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 		log_msg(LOG_ERROR, "startup failed: %s", kwhy);
 		return API_ERR_INTERNAL;
 	}
+	if (metrics_open(cfg->metrics_file[0] ? cfg->metrics_file : "/dev/shm/dbaudit-metrics",
+			 route_table, route_table_len, &why) != 0)
+		log_msg(LOG_ERROR, "metrics are off: %s", why);
 	if (app->keys == NULL && role == APP_ROLE_API)
 		log_msg(LOG_WARN, "no crypto key is configured (crypto_key_file or crypto_key): "
 			"databases with credentials cannot be registered");
@@ -125,6 +135,8 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 void app_cleanup(struct app *app)
 {
 	crypto_keyring_free(app->keys);
+	ratelimit_free(app->limits);
+	metrics_close();
 	auth_free(app->auth);
 	store_free(app->store);
 	memset(app, 0, sizeof(*app));
@@ -148,6 +160,7 @@ enum api_err app_store_health(struct app *app)
 		return API_OK;
 	app->health_last = store_ping(app->store);
 	app->health_checked_ms = time_mono_ms();
+	metrics_observe(HIST_STORE_LATENCY, (app->health_checked_ms - now) * 1000);
 	return app->health_last;
 }
 
@@ -169,16 +182,50 @@ static int media_type_ok(const struct request *req, const struct route *r)
 	return 0;
 }
 
-/* Authenticates, checks the scope and the media type, runs the handler. */
+/*
+ * Charges the request to the principal's rate limits (after authentication,
+ * before the handler); *rl gets the numbers for the X-RateLimit-* headers.
+ */
+static enum api_err app_rate_limit(struct app *app, const struct route_match *m,
+				   struct ctx *c, struct ratelimit_result *rl)
+{
+	enum api_err rc = ratelimit_check(app->limits, c->who, c->req->method,
+					  m->route->pattern, rl);
+
+	if (rc == API_ERR_UNAVAILABLE)
+		return api_fail(c, rc, "the rate limiter is unavailable; try again shortly");
+	if (rc == API_OK && !rl->allowed) {
+		metrics_add(METRIC_RATELIMIT_REJECTED, 1);
+		c->reason = "rate_limited";
+		rc = api_fail(c, API_ERR_RATE_LIMITED,
+			      "the limit of %lld requests per %lld s is used up; retry in %lld s",
+			      (long long)rl->limit, (long long)app->cfg->ratelimit_window_s,
+			      (long long)rl->retry_after_s);
+	}
+	return rc;
+}
+
+/* Authenticates, checks the scope, the rate limits and the media type, runs the handler. */
 static enum api_err app_dispatch(struct app *app, const struct route_match *m,
-				 struct principal *who, struct ctx *c)
+				 struct principal *who, struct ctx *c,
+				 struct ratelimit_result *rl)
 {
 	const struct request *req = c->req;
 	enum api_err rc = API_OK;
 
 	if (m->route->scope != NULL || (m->route->flags & ROUTE_AUTH)) {
+		/* An address that keeps failing is refused before its credentials are tried. */
+		if (!ratelimit_guard_allows(app->limits, req->remote_addr, rl)) {
+			metrics_add(METRIC_AUTH_GUARD_REJECTED, 1);
+			c->reason = "auth_failures";
+			return api_fail(c, API_ERR_RATE_LIMITED,
+					"too many failed authentications from this address; retry in %lld s",
+					(long long)rl->retry_after_s);
+		}
 		/* Authentication runs before any handler; the route's scope next. */
 		rc = auth_authenticate(app->auth, req, who, &c->reason);
+		if (rc == API_ERR_UNAUTHORIZED)
+			ratelimit_guard_charge(app->limits, req->remote_addr);
 		if (rc == API_OK && m->route->scope != NULL &&
 		    !(who->scopes & principal_scope_bit(m->route->scope))) {
 			c->reason = "scope_missing";
@@ -187,8 +234,10 @@ static enum api_err app_dispatch(struct app *app, const struct route_match *m,
 		} else if (rc == API_ERR_FORBIDDEN) {
 			api_fail(c, rc, "the credentials carry no tenant");
 		}
-		if (rc == API_OK)
+		if (rc == API_OK) {
 			c->who = who;
+			rc = app_rate_limit(app, m, c, rl);
+		}
 	}
 	if (rc == API_OK && !media_type_ok(req, m->route))
 		rc = api_fail(c, API_ERR_UNSUPPORTED_MEDIA,
@@ -204,10 +253,13 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	struct route_match m;
 	struct principal who;
 	struct ctx c;
+	struct ratelimit_result rl;
 	enum api_err rc;
 	const char *route_name = "-";
+	long route_idx = -1;
 
 	memset(&c, 0, sizeof(c));
+	memset(&rl, 0, sizeof(rl));
 	c.app = app;
 	c.req = req;
 	c.res = res;
@@ -221,9 +273,10 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 		int64_t t0 = time_mono_ms();
 
 		route_name = m.route->pattern;
+		route_idx = (long)(m.route - route_table);
 		memcpy(c.params, m.params, sizeof(c.params));
 		c.nparams = m.nparams;
-		rc = app_dispatch(app, &m, &who, &c);
+		rc = app_dispatch(app, &m, &who, &c, &rl);
 		/*
 		 * A read that found the store gone at once met a connection the
 		 * store closed (it restarted while this worker was idle): try it
@@ -239,7 +292,7 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 			c.who = NULL;
 			c.reason = NULL;
 			c.msg[0] = '\0';
-			rc = app_dispatch(app, &m, &who, &c);
+			rc = app_dispatch(app, &m, &who, &c, &rl);
 		}
 		if (rc == API_ERR_UNAVAILABLE && c.msg[0] == '\0')
 			api_fail(&c, rc, "the store is unavailable; try again shortly");
@@ -251,6 +304,13 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 		/* 5xx messages come from us, never from a library. */
 		api_error_response(res, rc, rc == API_ERR_INTERNAL ? NULL : c.msg);
 	}
+	if (rl.limited) {
+		http_response_header(res, "X-RateLimit-Limit", "%lld", (long long)rl.limit);
+		http_response_header(res, "X-RateLimit-Remaining", "%lld", (long long)rl.remaining);
+		http_response_header(res, "X-RateLimit-Reset", "%lld", (long long)rl.reset_s);
+	}
+	if (rc == API_ERR_RATE_LIMITED)
+		http_response_header(res, "Retry-After", "%lld", (long long)rl.retry_after_s);
 	/*
 	 * Whatever found the store unreachable, the next request reconnects
 	 * afresh. Not now: destroying the client talks to the store (endSessions),
@@ -258,6 +318,7 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	 */
 	if (rc == API_ERR_UNAVAILABLE)
 		app->store_reset_pending = true;
+	metrics_request(route_idx, res->status, time_mono_us() - req->started_us);
 	log_access(req->method, route_name, res->status,
 		   (double)(time_mono_us() - req->started_us) / 1000.0,
 		   c.who ? c.who->id : NULL, c.reason);

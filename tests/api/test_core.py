@@ -172,6 +172,7 @@ def assert_health_503_fast(base_url):
         t0 = time.time()
         r = requests.get(base_url + "/v1/health", timeout=10)
         assert r.status_code == 503 and error_code(r) == "service_unavailable"
+        assert r.headers.get("Retry-After") == "1"   # CONTRACT §4: every 503
         assert time.time() - t0 < 3.0
 
 

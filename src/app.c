@@ -248,6 +248,55 @@ static enum api_err app_dispatch(struct app *app, const struct route_match *m,
 	return rc;
 }
 
+/* The Allow list of a path: its routes' methods, HEAD where GET is, and OPTIONS. */
+static void allow_list(const char *methods, char *out, size_t n)
+{
+	snprintf(out, n, "%s%s, OPTIONS", methods, strstr(methods, "GET") ? ", HEAD" : "");
+}
+
+/* Whether origin is one of the configured cors_origins ("a,b", or "*"). */
+static bool cors_allowed(const char *list, const char *origin)
+{
+	size_t olen = strlen(origin);
+
+	if (strcmp(list, "*") == 0)
+		return origin[0] != '\0';
+	for (const char *p = list; *p;) {
+		size_t n;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		n = strcspn(p, ", ");
+		if (n > 0 && n == olen && strncmp(p, origin, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/*
+ * CORS headers for a browser on a configured origin: on a preflight
+ * (OPTIONS) what it may send, on other responses what it may read.
+ */
+static void app_cors(const struct app *app, const struct request *req, struct response *res,
+		     bool preflight, const char *allow)
+{
+	if (req->origin == NULL || !cors_allowed(app->cfg->cors_origins, req->origin))
+		return;
+	http_response_header(res, "Access-Control-Allow-Origin", "%s", req->origin);
+	http_response_header(res, "Vary", "Origin");
+	if (preflight) {
+		http_response_header(res, "Access-Control-Allow-Methods", "%s", allow);
+		http_response_header(res, "Access-Control-Allow-Headers",
+				     "Authorization, X-Api-Key, Content-Type, X-Request-ID, Last-Event-ID");
+		http_response_header(res, "Access-Control-Max-Age", "600");
+	} else {
+		http_response_header(res, "Access-Control-Expose-Headers",
+				     "X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, "
+				     "X-RateLimit-Reset, Retry-After, Link, ETag");
+	}
+}
+
 void app_handle(struct app *app, const struct request *req, struct response *res)
 {
 	struct route_match m;
@@ -257,16 +306,29 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	enum api_err rc;
 	const char *route_name = "-";
 	long route_idx = -1;
+	/* HEAD is GET without a body: nginx drops the body, the headers stay exact. */
+	const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+	bool preflight = false;
+	char allow[128] = "";
 
 	memset(&c, 0, sizeof(c));
 	memset(&rl, 0, sizeof(rl));
 	c.app = app;
 	c.req = req;
 	c.res = res;
-	rc = route_find(route_table, route_table_len, req->method, req->path,
+	rc = route_find(route_table, route_table_len, method, req->path,
 			app->cfg->debug_routes, &m);
-	if (rc == API_ERR_METHOD_NOT_ALLOWED) {
-		api_fail(&c, rc, "%s is not allowed here; allowed: %s", req->method, m.allow);
+	if (rc == API_ERR_METHOD_NOT_ALLOWED)
+		allow_list(m.allow, allow, sizeof(allow));
+	if (rc == API_ERR_METHOD_NOT_ALLOWED && strcmp(method, "OPTIONS") == 0) {
+		/* Any existing path answers OPTIONS, without credentials (CORS preflight). */
+		preflight = true;
+		rc = API_OK;
+		route_name = "OPTIONS";
+		res->status = 204;
+		http_response_header(res, "Allow", "%s", allow);
+	} else if (rc == API_ERR_METHOD_NOT_ALLOWED) {
+		api_fail(&c, rc, "%s is not allowed here; allowed: %s", req->method, allow);
 	} else if (rc == API_ERR_NOT_FOUND) {
 		api_fail(&c, rc, "no such resource");
 	} else {
@@ -299,7 +361,7 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	}
 	if (rc == API_ERR_METHOD_NOT_ALLOWED) {
 		api_error_response(res, rc, c.msg);
-		http_response_header(res, "Allow", "%s", m.allow);
+		http_response_header(res, "Allow", "%s", allow);
 	} else if (rc != API_OK) {
 		/* 5xx messages come from us, never from a library. */
 		api_error_response(res, rc, rc == API_ERR_INTERNAL ? NULL : c.msg);
@@ -311,6 +373,7 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	}
 	if (rc == API_ERR_RATE_LIMITED)
 		http_response_header(res, "Retry-After", "%lld", (long long)rl.retry_after_s);
+	app_cors(app, req, res, preflight, allow);
 	/*
 	 * Whatever found the store unreachable, the next request reconnects
 	 * afresh. Not now: destroying the client talks to the store (endSessions),

@@ -62,6 +62,7 @@ static const struct opt opts[] = {
 	INT(ratelimit_redis_timeout_ms, "100", 5, 5000),
 	STR(ratelimit_redis_fail, "open"),
 	STR(metrics_file, ""),
+	STR(cors_origins, ""),
 	BOOL(debug_routes, "false"),
 	STR(log_level, "info"),
 };

@@ -48,6 +48,7 @@ struct config {
 	char *ratelimit_redis_url;    /* "": counters per host */
 	int64_t ratelimit_redis_timeout_ms;
 	char *ratelimit_redis_fail;   /* "open" or "closed" when Redis is unreachable */
+	char *cors_origins;           /* origins a browser may call from ("a,b" or "*"); "": none */
 	char *metrics_file;           /* the host's shared metrics ("": /dev/shm/dbaudit-metrics) */
 	bool debug_routes;            /* test-only routes such as /v1/_debug/sleep */
 	char *log_level;

@@ -69,7 +69,7 @@ static void test_404_405(void **state)
 	assert_int_equal(status, 405);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "method_not_allowed");
 	assert_string_equal(res.headers[0].name, "Allow");
-	assert_string_equal(res.headers[0].value, "GET");
+	assert_string_equal(res.headers[0].value, "GET, HEAD, OPTIONS");
 	http_response_cleanup(&res);
 }
 

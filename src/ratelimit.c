@@ -19,6 +19,7 @@
 #include "config.h"
 #include "ratelimit_internal.h"
 #include "util/log.h"
+#include "util/shmfile.h"
 
 struct ratelimit {
 	const struct config *cfg;   /* borrowed */
@@ -72,18 +73,12 @@ void rl_outcome_merge(const struct rl_outcome *each, size_t n, struct rl_outcome
 	out->which = pick;
 }
 
-/* FNV-1a over name, a NUL and subject: the counter's key, never 0. */
+/* The counter's key: a hash of name, a NUL and subject; never 0 (an empty slot). */
 static uint64_t limit_key(const char *name, const char *subject)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = shmfile_hash(shmfile_hash(SHMFILE_HASH_INIT, name, strlen(name) + 1),
+				  subject, strlen(subject));
 
-	for (const char *p = name;; p++) {
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-		if (*p == '\0')
-			break;
-	}
-	for (const char *p = subject; *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
 	return h == 0 ? 1 : h;
 }
 

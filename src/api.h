@@ -23,6 +23,7 @@ struct auth;
 struct principal;
 struct crypto_keyring;
 struct stream_hub;
+struct ratelimit;
 
 enum app_role { APP_ROLE_API, APP_ROLE_STREAM };
 
@@ -32,6 +33,7 @@ struct app {
 	struct store *store;        /* owned */
 	struct auth *auth;          /* owned */
 	struct crypto_keyring *keys; /* owned; NULL when no crypto key is configured */
+	struct ratelimit *limits;   /* owned */
 	enum app_role role;
 	bool store_reset_pending;   /* the store failed: reconnect before the next request */
 	int64_t health_checked_ms;  /* monotonic time of the last store ping */

@@ -22,6 +22,7 @@
 #include "dbprobe.h"
 #include "dbrec.h"
 #include "dbsecrets.h"
+#include "metrics.h"
 #include "store_databases.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -36,8 +37,15 @@ static const char *text_of(const json_t *j)
 }
 
 /* The record id of the path; anything malformed is simply not found. */
+static const char *const no_params[] = { NULL };
+
+/* The database id of the path; every route of one database takes no query parameter. */
 static enum api_err path_id(struct ctx *c, const char **id)
 {
+	enum api_err rc = api_query_only(c, no_params);
+
+	if (rc != API_OK)
+		return rc;
 	*id = c->nparams > 0 ? c->params[0] : NULL;
 	if (*id == NULL || !dbrec_id_valid(*id))
 		return api_fail(c, API_ERR_NOT_FOUND, "no such database");
@@ -185,7 +193,8 @@ enum api_err api_databases_create(struct ctx *c)
 	enum api_err rc;
 
 	memset(&in, 0, sizeof(in));
-	if ((rc = api_body_object(c, &body)) != API_OK)
+	if ((rc = api_query_only(c, no_params)) != API_OK ||
+	    (rc = api_body_object(c, &body)) != API_OK)
 		return rc;
 	if (dbrec_input_parse(body, false, &in, c->msg, sizeof(c->msg)) != 0 ||
 	    dbrec_check_combined(in.set, NULL, c->msg, sizeof(c->msg)) != 0) {
@@ -546,6 +555,7 @@ enum api_err api_databases_heartbeat(struct ctx *c)
 		rc = not_found(c, rc);
 		goto out;
 	}
+	metrics_add(METRIC_HEARTBEATS, 1);
 	http_response_json(c->res, 200,
 			   json_pack("{s:O?,s:O?,s:O?,s:O?}", "id", json_object_get(rec, "_id"),
 				     "received_at",

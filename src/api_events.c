@@ -14,6 +14,7 @@
 #include "principal.h"
 #include "config.h"
 #include "event.h"
+#include "metrics.h"
 #include "store.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -244,6 +245,8 @@ enum api_err api_events_post(struct ctx *c)
 		rc = API_ERR_INTERNAL;
 		goto out;
 	}
+	metrics_add(METRIC_EVENTS_INGESTED, (int64_t)(n - dups));
+	metrics_add(METRIC_EVENTS_DUPLICATE, (int64_t)dups);
 	http_response_json(c->res, 201, json_pack("{s:I,s:I,s:o}", "accepted", (json_int_t)(n - dups),
 						   "duplicates", (json_int_t)dups, "ids", ids));
 out:

@@ -10,6 +10,7 @@
 /* api_health.c */
 enum api_err api_health_get(struct ctx *c);
 enum api_err api_swagger_get(struct ctx *c);
+enum api_err api_metrics_get(struct ctx *c);
 enum api_err api_debug_sleep(struct ctx *c);
 
 /* api_auth.c */

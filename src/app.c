@@ -12,6 +12,8 @@
 #include "auth.h"
 #include "config.h"
 #include "crypto.h"
+#include "metrics.h"
+#include "ratelimit.h"
 #include "route.h"
 #include "store.h"
 #include "util/log.h"
@@ -60,7 +62,7 @@ enum api_err api_fail(struct ctx *c, enum api_err e, const char *fmt, ...)
 
 void api_error_response(struct response *res, enum api_err e, const char *msg)
 {
-	char retry[16] = "1";
+	char retry[16] = "";
 	json_t *body;
 
 	if (e >= API_ERR__COUNT || e == API_OK)
@@ -72,18 +74,22 @@ void api_error_response(struct response *res, enum api_err e, const char *msg)
 	if (body == NULL) /* msg was not valid UTF-8: never echo it */
 		body = json_pack("{s:{s:s,s:s}}", "error", "code", errors[e].code,
 				 "message", errors[e].message);
-	/* Every 429 and 503 says when to come back: the handler's value, else 1 s. */
+	/*
+	 * Every 429, 503 and 507 says when to come back (CONTRACT §4): the
+	 * handler's value, else 1 s (30 s for a full disk, which an operator
+	 * must free).
+	 */
 	for (size_t i = 0; i < res->nheaders; i++)
 		if (strcmp(res->headers[i].name, "Retry-After") == 0)
 			snprintf(retry, sizeof(retry), "%s", res->headers[i].value);
+	if (retry[0] == '\0')
+		snprintf(retry, sizeof(retry), "%d", e == API_ERR_STORAGE_FULL ? 30 : 1);
 	res->nheaders = 0;
 	http_response_json(res, errors[e].status, body);
-	if (e == API_ERR_RATE_LIMITED || e == API_ERR_UNAVAILABLE)
+	if (e == API_ERR_RATE_LIMITED || e == API_ERR_UNAVAILABLE || e == API_ERR_STORAGE_FULL)
 		http_response_header(res, "Retry-After", "%s", retry);
 	if (e == API_ERR_UNAUTHORIZED)
 		http_response_header(res, "WWW-Authenticate", "Bearer realm=\"dbaudit\"");
-	if (e == API_ERR_UNAVAILABLE || e == API_ERR_STORAGE_FULL)
-		http_response_header(res, "Retry-After", "%d", e == API_ERR_UNAVAILABLE ? 1 : 30);
 }
 
 enum api_err api_body_object(struct ctx *c, json_t **out)
@@ -118,6 +124,8 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 	rc = store_open(cfg, &app->store, &why);
 	if (rc == API_OK)
 		rc = auth_create(cfg, app->store, &app->auth, &why);
+	if (rc == API_OK)
+		rc = ratelimit_create(cfg, &app->limits, &why);
 	if (rc != API_OK) {
 		log_msg(LOG_ERROR, "startup failed: %s", why ? why : "unknown error");
 		return rc;
@@ -126,6 +134,9 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 		log_msg(LOG_ERROR, "startup failed: %s", kwhy);
 		return API_ERR_INTERNAL;
 	}
+	if (metrics_open(cfg->metrics_file[0] ? cfg->metrics_file : "/dev/shm/dbaudit-metrics",
+			 route_table, route_table_len, &why) != 0)
+		log_msg(LOG_ERROR, "metrics are off: %s", why);
 	if (app->keys == NULL && role == APP_ROLE_API)
 		log_msg(LOG_WARN, "no crypto key is configured (crypto_key_file or crypto_key): "
 			"databases with credentials cannot be registered");
@@ -135,6 +146,8 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 void app_cleanup(struct app *app)
 {
 	crypto_keyring_free(app->keys);
+	ratelimit_free(app->limits);
+	metrics_close();
 	auth_free(app->auth);
 	store_free(app->store);
 	memset(app, 0, sizeof(*app));
@@ -158,6 +171,7 @@ enum api_err app_store_health(struct app *app)
 		return API_OK;
 	app->health_last = store_ping(app->store);
 	app->health_checked_ms = time_mono_ms();
+	metrics_observe(HIST_STORE_LATENCY, (app->health_checked_ms - now) * 1000);
 	return app->health_last;
 }
 
@@ -179,16 +193,50 @@ static int media_type_ok(const struct request *req, const struct route *r)
 	return 0;
 }
 
-/* Authenticates, checks the scope and the media type, runs the handler. */
+/*
+ * Charges the request to the principal's rate limits (after authentication,
+ * before the handler); *rl gets the numbers for the X-RateLimit-* headers.
+ */
+static enum api_err app_rate_limit(struct app *app, const struct route_match *m,
+				   struct ctx *c, struct ratelimit_result *rl)
+{
+	enum api_err rc = ratelimit_check(app->limits, c->who, c->req->method,
+					  m->route->pattern, rl);
+
+	if (rc == API_ERR_UNAVAILABLE)
+		return api_fail(c, rc, "the rate limiter is unavailable; try again shortly");
+	if (rc == API_OK && !rl->allowed) {
+		metrics_add(METRIC_RATELIMIT_REJECTED, 1);
+		c->reason = "rate_limited";
+		rc = api_fail(c, API_ERR_RATE_LIMITED,
+			      "the limit of %lld requests per %lld s is used up; retry in %lld s",
+			      (long long)rl->limit, (long long)app->cfg->ratelimit_window_s,
+			      (long long)rl->retry_after_s);
+	}
+	return rc;
+}
+
+/* Authenticates, checks the scope, the rate limits and the media type, runs the handler. */
 static enum api_err app_dispatch(struct app *app, const struct route_match *m,
-				 struct principal *who, struct ctx *c)
+				 struct principal *who, struct ctx *c,
+				 struct ratelimit_result *rl)
 {
 	const struct request *req = c->req;
 	enum api_err rc = API_OK;
 
 	if (m->route->scope != NULL || (m->route->flags & ROUTE_AUTH)) {
+		/* An address that keeps failing is refused before its credentials are tried. */
+		if (!ratelimit_guard_allows(app->limits, req->remote_addr, rl)) {
+			metrics_add(METRIC_AUTH_GUARD_REJECTED, 1);
+			c->reason = "auth_failures";
+			return api_fail(c, API_ERR_RATE_LIMITED,
+					"too many failed authentications from this address; retry in %lld s",
+					(long long)rl->retry_after_s);
+		}
 		/* Authentication runs before any handler; the route's scope next. */
 		rc = auth_authenticate(app->auth, req, who, &c->reason);
+		if (rc == API_ERR_UNAUTHORIZED)
+			ratelimit_guard_charge(app->limits, req->remote_addr);
 		if (rc == API_OK && m->route->scope != NULL &&
 		    !(who->scopes & principal_scope_bit(m->route->scope))) {
 			c->reason = "scope_missing";
@@ -197,8 +245,10 @@ static enum api_err app_dispatch(struct app *app, const struct route_match *m,
 		} else if (rc == API_ERR_FORBIDDEN) {
 			api_fail(c, rc, "the credentials carry no tenant");
 		}
-		if (rc == API_OK)
+		if (rc == API_OK) {
 			c->who = who;
+			rc = app_rate_limit(app, m, c, rl);
+		}
 	}
 	if (rc == API_OK && !media_type_ok(req, m->route))
 		rc = api_fail(c, API_ERR_UNSUPPORTED_MEDIA,
@@ -209,32 +259,98 @@ static enum api_err app_dispatch(struct app *app, const struct route_match *m,
 	return rc;
 }
 
+/* The Allow list of a path: its routes' methods, HEAD where GET is, and OPTIONS. */
+static void allow_list(const char *methods, char *out, size_t n)
+{
+	snprintf(out, n, "%s%s, OPTIONS", methods, strstr(methods, "GET") ? ", HEAD" : "");
+}
+
+/* Whether origin is one of the configured cors_origins ("a,b", or "*"). */
+static bool cors_allowed(const char *list, const char *origin)
+{
+	size_t olen = strlen(origin);
+
+	if (strcmp(list, "*") == 0)
+		return origin[0] != '\0';
+	for (const char *p = list; *p;) {
+		size_t n;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		n = strcspn(p, ", ");
+		if (n > 0 && n == olen && strncmp(p, origin, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/*
+ * CORS headers for a browser on a configured origin: on a preflight
+ * (OPTIONS) what it may send, on other responses what it may read.
+ */
+static void app_cors(const struct app *app, const struct request *req, struct response *res,
+		     bool preflight, const char *allow)
+{
+	if (req->origin == NULL || !cors_allowed(app->cfg->cors_origins, req->origin))
+		return;
+	http_response_header(res, "Access-Control-Allow-Origin", "%s", req->origin);
+	http_response_header(res, "Vary", "Origin");
+	if (preflight) {
+		http_response_header(res, "Access-Control-Allow-Methods", "%s", allow);
+		http_response_header(res, "Access-Control-Allow-Headers",
+				     "Authorization, X-Api-Key, Content-Type, X-Request-ID, Last-Event-ID");
+		http_response_header(res, "Access-Control-Max-Age", "600");
+	} else {
+		http_response_header(res, "Access-Control-Expose-Headers",
+				     "X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, "
+				     "X-RateLimit-Reset, Retry-After, Link, ETag");
+	}
+}
+
 void app_handle(struct app *app, const struct request *req, struct response *res)
 {
 	struct route_match m;
 	struct principal who;
 	struct ctx c;
+	struct ratelimit_result rl;
 	enum api_err rc;
 	const char *route_name = "-";
 	uint64_t calls0 = app->store ? store_calls(app->store) : 0;
+	long route_idx = -1;
+	/* HEAD is GET without a body: nginx drops the body, the headers stay exact. */
+	const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+	bool preflight = false;
+	char allow[128] = "";
 
 	memset(&c, 0, sizeof(c));
+	memset(&rl, 0, sizeof(rl));
 	c.app = app;
 	c.req = req;
 	c.res = res;
-	rc = route_find(route_table, route_table_len, req->method, req->path,
+	rc = route_find(route_table, route_table_len, method, req->path,
 			app->cfg->debug_routes, &m);
-	if (rc == API_ERR_METHOD_NOT_ALLOWED) {
-		api_fail(&c, rc, "%s is not allowed here; allowed: %s", req->method, m.allow);
+	if (rc == API_ERR_METHOD_NOT_ALLOWED)
+		allow_list(m.allow, allow, sizeof(allow));
+	if (rc == API_ERR_METHOD_NOT_ALLOWED && strcmp(method, "OPTIONS") == 0) {
+		/* Any existing path answers OPTIONS, without credentials (CORS preflight). */
+		preflight = true;
+		rc = API_OK;
+		route_name = "OPTIONS";
+		res->status = 204;
+		http_response_header(res, "Allow", "%s", allow);
+	} else if (rc == API_ERR_METHOD_NOT_ALLOWED) {
+		api_fail(&c, rc, "%s is not allowed here; allowed: %s", req->method, allow);
 	} else if (rc == API_ERR_NOT_FOUND) {
 		api_fail(&c, rc, "no such resource");
 	} else {
 		int64_t t0 = time_mono_ms();
 
 		route_name = m.route->pattern;
+		route_idx = (long)(m.route - route_table);
 		memcpy(c.params, m.params, sizeof(c.params));
 		c.nparams = m.nparams;
-		rc = app_dispatch(app, &m, &who, &c);
+		rc = app_dispatch(app, &m, &who, &c, &rl);
 		/*
 		 * A read that found the store gone at once met a connection the
 		 * store closed (it restarted while this worker was idle): try it
@@ -250,18 +366,27 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 			c.who = NULL;
 			c.reason = NULL;
 			c.msg[0] = '\0';
-			rc = app_dispatch(app, &m, &who, &c);
+			rc = app_dispatch(app, &m, &who, &c, &rl);
 		}
 		if (rc == API_ERR_UNAVAILABLE && c.msg[0] == '\0')
 			api_fail(&c, rc, "the store is unavailable; try again shortly");
 	}
 	if (rc == API_ERR_METHOD_NOT_ALLOWED) {
 		api_error_response(res, rc, c.msg);
-		http_response_header(res, "Allow", "%s", m.allow);
+		http_response_header(res, "Allow", "%s", allow);
 	} else if (rc != API_OK) {
+		/* The limiter's wait becomes the one Retry-After api_error_response writes. */
+		if (rc == API_ERR_RATE_LIMITED && rl.retry_after_s > 0)
+			http_response_header(res, "Retry-After", "%lld", (long long)rl.retry_after_s);
 		/* 5xx messages come from us, never from a library. */
 		api_error_response(res, rc, rc == API_ERR_INTERNAL ? NULL : c.msg);
 	}
+	if (rl.limited) {
+		http_response_header(res, "X-RateLimit-Limit", "%lld", (long long)rl.limit);
+		http_response_header(res, "X-RateLimit-Remaining", "%lld", (long long)rl.remaining);
+		http_response_header(res, "X-RateLimit-Reset", "%lld", (long long)rl.reset_s);
+	}
+	app_cors(app, req, res, preflight, allow);
 	/*
 	 * Whatever found the store unreachable, the next request reconnects
 	 * afresh. Not now: destroying the client talks to the store (endSessions),
@@ -273,6 +398,7 @@ void app_handle(struct app *app, const struct request *req, struct response *res
 	if (app->cfg->debug_routes && app->store != NULL)
 		http_response_header(res, "X-Store-Calls", "%llu",
 				     (unsigned long long)(store_calls(app->store) - calls0));
+	metrics_request(route_idx, res->status, time_mono_us() - req->started_us);
 	log_access(req->method, route_name, res->status,
 		   (double)(time_mono_us() - req->started_us) / 1000.0,
 		   c.who ? c.who->id : NULL, c.reason);

@@ -39,6 +39,21 @@ struct config {
 	int64_t key_cache_ttl_s;
 	int64_t health_cache_ms;
 	int64_t cursor_gap_lease_ms;  /* an undecided event sequence is claimed after this */
+	int64_t ratelimit_window_s;   /* the window every limit counts over */
+	int64_t ratelimit_free;       /* requests per window per principal of a plan; 0: unlimited */
+	int64_t ratelimit_pro;
+	int64_t ratelimit_enterprise;
+	int64_t ratelimit_events_list; /* GET /v1/events per principal; 0: no route limit */
+	int64_t ratelimit_events_get;  /* GET /v1/events/{id} */
+	int64_t ratelimit_kaudit;      /* GETs of the kAudit surface */
+	int64_t ratelimit_auth_failures; /* failed authentications per client address; 0: off */
+	char *ratelimit_file;         /* the host's shared counters ("": /dev/shm/dbaudit-ratelimit) */
+	int64_t ratelimit_slots;
+	char *ratelimit_redis_url;    /* "": counters per host */
+	int64_t ratelimit_redis_timeout_ms;
+	char *ratelimit_redis_fail;   /* "open" or "closed" when Redis is unreachable */
+	char *cors_origins;           /* origins a browser may call from ("a,b" or "*"); "": none */
+	char *metrics_file;           /* the host's shared metrics ("": /dev/shm/dbaudit-metrics) */
 	bool debug_routes;            /* test-only routes such as /v1/_debug/sleep */
 	char *public_base_url;        /* "https://audit.example.com": absolute Link targets; "": relative */
 	int64_t stream_threads;       /* concurrent streams per stream process */

@@ -99,6 +99,8 @@ enum api_err http_request_parse(struct request *req, char **envp,
 		{ "REMOTE_ADDR=", 12, &req->remote_addr },
 		{ "HTTP_HOST=", 10, &req->host },
 		{ "HTTPS=", 6, &req->https },
+		{ "HTTP_ORIGIN=", 12, &req->origin },
+		{ "HTTP_IF_NONE_MATCH=", 19, &req->if_none_match },
 	};
 
 	/* One pass over the environment: it has dozens of entries per request. */
@@ -219,6 +221,7 @@ const char *http_reason(int status)
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
+	case 304: return "Not Modified";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";

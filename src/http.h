@@ -36,6 +36,8 @@ struct request {
 	const char *remote_addr;   /* borrowed */
 	const char *host;          /* borrowed, Host header; NULL when absent */
 	const char *https;         /* borrowed, nginx's $https ("on"); NULL for http */
+	const char *origin;        /* borrowed, Origin (CORS); NULL when absent */
+	const char *if_none_match; /* borrowed, If-None-Match; NULL when absent */
 	char *body;                /* owned, NUL-terminated; NULL when empty */
 	size_t body_len;
 	int64_t content_length;    /* -1 when absent or empty */

@@ -10,6 +10,7 @@
 const struct route route_table[] = {
 	{ "GET", "/v1/health", api_health_get, NULL, 0 },
 	{ "GET", "/swagger", api_swagger_get, NULL, 0 },
+	{ "GET", "/metrics", api_metrics_get, NULL, 0 },
 	{ "GET", "/v1/auth/whoami", api_whoami_get, NULL, ROUTE_AUTH },
 	{ "GET", "/v1/_debug/sleep", api_debug_sleep, NULL, ROUTE_DEBUG },
 	{ "GET", "/v1/databases", api_databases_list, "read:databases", 0 },

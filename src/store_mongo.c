@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "util/log.h"
 
 /* Routes mongoc's own log lines into ours, one JSON line each. */
@@ -213,6 +214,8 @@ enum api_err store_mongo_error(const bson_error_t *err, const char *what)
 		}
 		break;
 	}
+	if (e != API_ERR_CONFLICT)
+		metrics_add(METRIC_STORE_ERRORS, 1);
 	if (e != API_ERR_CONFLICT)
 		log_msg(e == API_ERR_UNAVAILABLE ? LOG_WARN : LOG_ERROR,
 			"store: %s failed: domain %u code %u: %s", what,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -169,6 +170,7 @@ enum api_err sq_error(struct store *s, int rc, const char *what)
 			return API_ERR_CONFLICT;
 		break;
 	}
+	metrics_add(METRIC_STORE_ERRORS, 1);
 	log_msg(e == API_ERR_INTERNAL ? LOG_ERROR : LOG_WARN, "store: %s failed: sqlite %d: %s",
 		what, rc, msg);
 	return e;

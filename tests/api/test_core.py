@@ -44,9 +44,9 @@ def test_404_and_405_are_told_apart(api):
     assert_error(r, 404, "not_found")
     r = api("DELETE", "/v1/health")
     assert_error(r, 405, "method_not_allowed")
-    assert r.headers["Allow"] == "GET"
+    assert r.headers["Allow"] == "GET, HEAD, OPTIONS"   # HEAD where GET is (issue 16)
     r = api("POST", "/swagger")
-    assert r.status_code == 405 and r.headers["Allow"] == "GET"
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_trailing_slash_and_empty_segments_are_404(api):
@@ -169,6 +169,7 @@ def assert_health_503_fast(base_url):
         t0 = time.time()
         r = requests.get(base_url + "/v1/health", timeout=10)
         assert_error(r, 503, "service_unavailable")
+        assert r.headers.get("Retry-After") == "1"   # CONTRACT §4: every 503
         assert time.time() - t0 < 3.0
 
 

@@ -22,6 +22,7 @@ static int setup(void **state)
 
 	setenv("DBAUDIT_MONGODB_URI", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200", 1);
 	setenv("DBAUDIT_STORE_TIMEOUT_MS", "200", 1);
+	setenv("DBAUDIT_RATELIMIT_FILE", "/tmp/dbaudit-unit-app-ratelimit", 1);
 	assert_int_equal(config_load(&f->cfg, NULL, err, sizeof(err)), 0);
 	assert_int_equal(app_init(&f->app, &f->cfg, APP_ROLE_API), API_OK);
 	*state = f;
@@ -68,7 +69,7 @@ static void test_404_405(void **state)
 	assert_int_equal(status, 405);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "method_not_allowed");
 	assert_string_equal(res.headers[0].name, "Allow");
-	assert_string_equal(res.headers[0].value, "GET");
+	assert_string_equal(res.headers[0].value, "GET, HEAD, OPTIONS");
 	http_response_cleanup(&res);
 }
 

@@ -390,11 +390,11 @@ def test_cursor_mode_keeps_the_filters(kclient):
 @pytest.mark.parametrize("extra", [{"page": "1"}, {"sortBy": "eventTime"}, {"sortDirection": "asc"}])
 def test_cursor_mode_refuses_page_and_sorting(kclient, extra):
     r = kclient.get(BASE, params=dict(extra, cursor=""))
-    assert r.status_code == 400 and err(r)[0] == "invalid_parameter"
+    assert_error(r, 400, "invalid_parameter")
 
 
 @pytest.mark.parametrize("params", [{"cursor": "x"}, {"cursor": "c1.AAAAAAAAAAB"},
                                     {"cursor": "", "pageSize": "101"}])
 def test_cursor_mode_bad_values_are_400(kclient, params):
     r = kclient.get(BASE, params=params)
-    assert r.status_code == 400 and err(r)[0] == "invalid_parameter"
+    assert_error(r, 400, "invalid_parameter")

@@ -15,7 +15,8 @@ import time
 import pytest
 import requests
 
-from evutil import Client, err, event, new_key, new_tenant
+from conftest import assert_error
+from evutil import Client, event, new_key, new_tenant
 from sse import NodeStream, RawStream
 
 pytestmark = pytest.mark.app
@@ -111,8 +112,7 @@ def test_unknown_foreign_or_malformed_last_event_id_is_400(client, base_url, adm
         other.close()
     for bad in (foreign, "evt_000000000000000000000000", "nope", "evt_ZZ"):
         s = RawStream(base_url, client.key, headers={"Last-Event-ID": bad})
-        assert s.status == 400, bad
-        assert err(s.resp)[0] == "invalid_parameter"
+        assert_error(s.resp, 400, "invalid_parameter", bad)
         s.close()
 
 
@@ -150,7 +150,7 @@ def test_filters_and_tenants(client, base_url, admin_bin, api):
                                    "start_date=yesterday"])
 def test_bad_parameters_are_400(client, query):
     r = client.get("/v1/events/stream?" + query)
-    assert r.status_code == 400 and err(r)[0] == "invalid_parameter"
+    assert_error(r, 400, "invalid_parameter", query)
 
 
 def test_auth_runs_first(base_url, admin_bin):
@@ -158,7 +158,7 @@ def test_auth_runs_first(base_url, admin_bin):
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
     key = new_key(admin_bin, new_tenant("ns"), "write:events")
     r = requests.get(base_url + "/v1/events/stream", headers={"X-Api-Key": key}, timeout=10)
-    assert r.status_code == 403 and err(r)[0] == "forbidden"
+    assert_error(r, 403, "forbidden")
 
 
 def wait_for_slots(c, n, secs=15):
@@ -183,8 +183,7 @@ def test_eleventh_stream_is_429_and_slots_come_back(client):
     streams = [open_stream(client) for _ in range(STREAM_LIMIT)]
     try:
         r = RawStream(client.base, client.key)
-        assert r.status == 429
-        assert err(r.resp)[0] == "rate_limited"
+        assert_error(r.resp, 429, "rate_limited")
         assert int(r.resp.headers["Retry-After"]) >= 1
         r.close()
         # a client that leaves frees its slot at the next write (heartbeat)

@@ -455,8 +455,9 @@ static enum api_err take_test_slot(struct ctx *c, int *slot)
 		snprintf(c->msg, sizeof(c->msg), "%lld connection tests of these credentials are "
 			 "already running; retry when one has finished",
 			 (long long)cfg->probe_max_per_principal);
-		api_error_response(c->res, API_ERR_RATE_LIMITED, c->msg);
+		/* api_error_response keeps this as the one Retry-After. */
 		http_response_header(c->res, "Retry-After", "%lld", (long long)wait_s);
+		api_error_response(c->res, API_ERR_RATE_LIMITED, c->msg);
 		return API_OK;
 	default:
 		log_msg(LOG_ERROR, "probe_slot_dir %s cannot be used: %s", cfg->probe_slot_dir,

@@ -130,6 +130,17 @@ def engine(var_dir):
 
 
 @pytest.fixture
+def http_layer_test(engine):
+    """For tests of the HTTP layer whose outcome rests on timing windows
+    (rate limits, nginx's front, metrics, reloads, stream slots): they run
+    once, on the default engine. The store engine plays no part in what they
+    check, and on FerretDB (the MongoDB stand-in, which scans every document
+    per query) their windows do not hold late in the suite."""
+    if engine != "sqlite":
+        pytest.skip("HTTP-layer timing test: runs on the sqlite engine only")
+
+
+@pytest.fixture
 def store_pid(engine, var_dir):
     """pid of the store server, for tests that stop it (the mongodb engine only)."""
     if engine != "mongodb":

@@ -42,6 +42,7 @@ def test_metrics_parse_and_name_every_kind(base_url):
 
 
 @pytest.mark.app
+@pytest.mark.usefixtures("http_layer_test")
 def test_metrics_count_known_traffic_over_all_workers(base_url, admin_bin):
     before, _ = scrape(base_url)
     tenant = new_tenant()

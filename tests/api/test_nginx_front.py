@@ -121,6 +121,7 @@ def test_varying_headers_do_not_escape_the_coarse_limit(own_nginx, admin_key):
         assert r.headers["Retry-After"]
 
 
+@pytest.mark.usefixtures("http_layer_test")
 def test_eight_clients_with_an_enterprise_key_are_never_refused(base_url, admin_key):
     """The stack's own nginx (its default ceiling) and the application:
     an enterprise key is unlimited, so 8 busy clients only ever see 200."""

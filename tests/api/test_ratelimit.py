@@ -52,6 +52,7 @@ def assert_429(resp, limit):
 
 
 @pytest.mark.app
+@pytest.mark.usefixtures("http_layer_test")
 def test_kaudit_surface_allows_60_gets_a_minute(base_url, admin_bin):
     key = new_key(admin_bin, new_tenant(), scopes="read:audit-activity", plan="free")
     first = requests.get(base_url + "/api/v1/public/audit-activity/summary",

@@ -97,6 +97,7 @@ def pool_children(var_dir, pool):
     return set(out.split())
 
 
+@pytest.mark.usefixtures("http_layer_test")
 def test_reload_no_failed_request(base_url, var_dir, repo_dir, stack_env, admin_key):
     """8 clients with one enterprise key on mixed routes across `scripts/stack
     reload` (every worker replaced, nginx reloaded): every answer is a 200,

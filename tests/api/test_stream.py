@@ -179,6 +179,7 @@ def wait_for_slots(c, n, secs=15):
         time.sleep(0.5)
 
 
+@pytest.mark.usefixtures("http_layer_test")
 def test_eleventh_stream_is_429_and_slots_come_back(client):
     streams = [open_stream(client) for _ in range(STREAM_LIMIT)]
     try:

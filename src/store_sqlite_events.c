@@ -261,27 +261,14 @@ enum api_err store_sqlite_events_list(struct store *s, const struct principal *p
 }
 
 /*
- * Runs q (events with after < seq <= upto and its filters) in commit order,
- * at most limit; *has_more tells whether more match.
+ * Events with after < seq <= upto in commit order, at most limit: the
+ * principal's matching f, or every tenant's when p is NULL (the stream's
+ * reader; only store_sqlite_events_after_all passes NULL). *has_more tells
+ * whether more lie beyond them.
  */
-static enum api_err page_by_seq(struct store *s, struct sq_query *q, int64_t limit,
-				json_t **items, bool *has_more, const char *what)
-{
-	enum api_err e;
-
-	sq_add(q, " ORDER BY seq LIMIT ?");
-	sq_int(q, limit + 1);
-	e = sq_docs(s, q, items, what);
-	if (e == API_OK && (int64_t)json_array_size(*items) > limit) {
-		json_array_remove(*items, json_array_size(*items) - 1);
-		*has_more = true;
-	}
-	return e;
-}
-
-enum api_err store_sqlite_events_after(struct store *s, const struct principal *p,
-				       const struct event_filter *f, int64_t after, int64_t upto,
-				       int64_t limit, json_t **items, bool *has_more)
+static enum api_err page_by_seq(struct store *s, const struct principal *p,
+				const struct event_filter *f, int64_t after, int64_t upto,
+				int64_t limit, json_t **items, bool *has_more)
 {
 	struct filter_mem m = { 0 };
 	struct sq_query q;
@@ -295,26 +282,32 @@ enum api_err store_sqlite_events_after(struct store *s, const struct principal *
 	sq_init(&q, "SELECT doc FROM events WHERE seq > ? AND seq <= ?");
 	sq_int(&q, after);
 	sq_int(&q, upto);
-	build_filter(s, &q, p, f, &m);
-	e = page_by_seq(s, &q, limit, items, has_more, "event cursor page");
+	if (p != NULL)
+		build_filter(s, &q, p, f, &m);
+	sq_add(&q, " ORDER BY seq LIMIT ?");
+	sq_int(&q, limit + 1);
+	e = sq_docs(s, &q, items, p ? "event cursor page" : "event stream page");
+	if (e == API_OK && (int64_t)json_array_size(*items) > limit) {
+		json_array_remove(*items, json_array_size(*items) - 1);
+		*has_more = true;
+	}
 	filter_mem_free(&m);
 	return e;
+}
+
+enum api_err store_sqlite_events_after(struct store *s, const struct principal *p,
+				       const struct event_filter *f, int64_t after, int64_t upto,
+				       int64_t limit, json_t **items, bool *has_more)
+{
+	if (p == NULL) /* never every tenant's events through the principal's door */
+		return API_ERR_INTERNAL;
+	return page_by_seq(s, p, f, after, upto, limit, items, has_more);
 }
 
 enum api_err store_sqlite_events_after_all(struct store *s, int64_t after, int64_t upto,
 					   int64_t limit, json_t **items, bool *has_more)
 {
-	struct sq_query q;
-
-	*has_more = false;
-	if (upto <= after) {
-		*items = json_array();
-		return *items ? API_OK : API_ERR_INTERNAL;
-	}
-	sq_init(&q, "SELECT doc FROM events WHERE seq > ? AND seq <= ?");
-	sq_int(&q, after);
-	sq_int(&q, upto);
-	return page_by_seq(s, &q, limit, items, has_more, "event stream page");
+	return page_by_seq(s, NULL, NULL, after, upto, limit, items, has_more);
 }
 
 enum api_err store_sqlite_events_get(struct store *s, const struct principal *p, const char *id,

@@ -3,7 +3,9 @@
 while one client ingests single events at a steady rate. Prints one JSON
 object: delivery latency (from the ingest's 201 to receipt, every
 subscriber x event) p50/p99/max, events missed, and the CPU seconds and RSS
-of the stream processes and of the store process over the measured window.
+of the stream processes and of the store process over the measured window
+(STORE_PID 0: the SQLite engine, no store process), and the stream readers'
+store reads over it (dbaudit_stream_store_reads_total of GET /metrics).
 
 usage: stream_bench.py BASE_URL KEY SUBSCRIBERS RATE SECONDS STREAM_PIDS STORE_PID
 (STREAM_PIDS comma-separated). Driven by bench/run-stream."""
@@ -31,6 +33,14 @@ def cpu_s(pid):
     with open(f"/proc/{pid}/stat") as f:
         parts = f.read().rsplit(")", 1)[1].split()
     return (int(parts[11]) + int(parts[12])) / CLK
+
+
+def store_reads():
+    text = requests.get(base + "/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith("dbaudit_stream_store_reads_total "):
+            return int(float(line.split()[1]))
+    return 0
 
 
 def rss_mb(pid):
@@ -85,7 +95,41 @@ def ingest(stop_at):
             time.sleep(delay)
 
 
-async def main():
+def measure(wait_for_ingest):
+    """Runs the ingest for secs; the CPU, RSS and store reads over it."""
+    pids = stream_pids + ([store_pid] if store_pid else [])
+    cpu0 = {p: cpu_s(p) for p in pids}
+    reads0 = store_reads()
+    t0 = time.monotonic()
+    th = threading.Thread(target=ingest, args=(t0 + secs,))
+    th.start()
+    wait_for_ingest(th)
+    wall = time.monotonic() - t0
+    cpu1 = {p: cpu_s(p) for p in pids}
+    reads1 = store_reads()
+    rss = {p: rss_mb(p) for p in stream_pids}
+    return {
+        "seconds": round(wall, 1),
+        "stream_cpu_s": round(sum(cpu1[p] - cpu0[p] for p in stream_pids), 2),
+        "stream_rss_mb": [round(rss[p], 1) for p in stream_pids],
+        "store_cpu_s": round(cpu1[store_pid] - cpu0[store_pid], 2) if store_pid else None,
+        "stream_store_reads": reads1 - reads0,
+    }
+
+
+def report(connected_n, m, client):
+    lat = sorted((t - acked[i]) * 1000 for i, t in received if i in acked)
+    expected = len(acked) * nsub
+    pct = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None
+    print(json.dumps({
+        "subscribers": nsub, "client": client, "connected": connected_n, "rate_per_s": rate,
+        "events_acked": len(acked), "deliveries": len(lat), "missed": expected - len(lat),
+        "latency_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)}, **m,
+    }))
+
+
+async def main_python():
+    """The subscribers as asyncio tasks of this process."""
     u = urllib.parse.urlparse(base)
     stop = asyncio.Event()
     tasks = []
@@ -100,31 +144,42 @@ async def main():
         if t.done() and t.exception():
             raise t.exception()
     await asyncio.sleep(1)
-    cpu0 = {p: cpu_s(p) for p in stream_pids + [store_pid]}
-    t0 = time.monotonic()
-    th = threading.Thread(target=ingest, args=(t0 + secs,))
-    th.start()
-    while th.is_alive():
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(2)  # the last events reach every subscriber
-    wall = time.monotonic() - t0
-    cpu1 = {p: cpu_s(p) for p in stream_pids + [store_pid]}
-    rss = {p: rss_mb(p) for p in stream_pids}
+
+    # measure() waits in a thread of its own: this loop keeps reading the streams
+    m = await asyncio.get_running_loop().run_in_executor(
+        None, measure, lambda th: (th.join(), time.sleep(2)))
     stop.set()
-    lat = sorted((t - acked[i]) * 1000 for i, t in received if i in acked)
-    expected = len(acked) * nsub
-    pct = lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None
-    print(json.dumps({
-        "subscribers": nsub, "connected": connected, "rate_per_s": rate, "seconds": round(wall, 1),
-        "events_acked": len(acked), "deliveries": len(lat), "missed": expected - len(lat),
-        "latency_ms": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)},
-        "stream_cpu_s": round(sum(cpu1[p] - cpu0[p] for p in stream_pids), 2),
-        "stream_rss_mb": [round(rss[p], 1) for p in stream_pids],
-        "store_cpu_s": round(cpu1[store_pid] - cpu0[store_pid], 2),
-    }))
+    report(connected, m, "python")
     for t in tasks:
         t.cancel()
     os._exit(0)
 
 
-asyncio.run(main())
+def main_c(client):
+    """The subscribers in bench/sse_clients (one epoll loop in C)."""
+    import signal
+    import subprocess
+    import tempfile
+    u = urllib.parse.urlparse(base)
+    out = tempfile.NamedTemporaryFile(prefix="sse-receipts.", delete=False).name
+    proc = subprocess.Popen([client, u.hostname, str(u.port), "/v1/events/stream", key,
+                             str(nsub), str(secs + 30), out], stdout=subprocess.PIPE, text=True)
+    if not proc.stdout.readline().startswith("connected"):
+        proc.kill()
+        raise SystemExit("sse_clients: the streams did not all connect")
+    time.sleep(1)
+    m = measure(lambda th: (th.join(), time.sleep(2)))
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    with open(out) as f:
+        for line in f:
+            i, t = line.split()
+            received.append((i, float(t)))
+    os.unlink(out)
+    report(nsub, m, "c")
+
+
+if os.environ.get("BENCH_SSE_CLIENT"):
+    main_c(os.environ["BENCH_SSE_CLIENT"])
+else:
+    asyncio.run(main_python())

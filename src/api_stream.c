@@ -13,6 +13,7 @@
 #include "api_handlers.h"
 #include "config.h"
 #include "event.h"
+#include "metrics.h"
 #include "principal.h"
 #include "store.h"
 #include "stream_hub.h"
@@ -151,6 +152,7 @@ static void stream_run(void *arg, struct http_sink *sink)
 
 	log_set_request_id(s->rid);
 	stream_hub_attach(s->hub);
+	metrics_add(METRIC_STREAM_SUBSCRIBERS, 1);
 	snprintf(line, sizeof(line), "retry: %lld\n\n", (long long)cfg->stream_retry_ms);
 	if (http_sink_send(sink, line, strlen(line)) != 0)
 		goto out;
@@ -186,6 +188,7 @@ static void stream_run(void *arg, struct http_sink *sink)
 	}
 out:
 	stream_hub_detach(s->hub);
+	metrics_add(METRIC_STREAM_SUBSCRIBERS, -1);
 	log_msg(LOG_INFO, "stream of %s ended: %s", s->who.id, why);
 	log_set_request_id(NULL);
 }

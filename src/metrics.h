@@ -30,6 +30,7 @@ struct route;
 	X(STORE_ERRORS, counter, "dbaudit_store_errors_total", "Store operations that failed (unreachable, timeout, internal; conflicts not counted).") \
 	X(HEARTBEATS, counter, "dbaudit_collector_heartbeats_total", "Collector heartbeats received (POST /v1/databases/{id}/heartbeat).") \
 	X(STREAM_SUBSCRIBERS, gauge, "dbaudit_stream_subscribers", "Open event streams (GET /v1/events/stream).") \
+	X(STREAM_STORE_READS, counter, "dbaudit_stream_store_reads_total", "Store reads of the stream readers (watermark reads and event pages): one reader per stream process, whatever the number of streams.") \
 	X(WEBHOOK_DELIVERIES, counter, "dbaudit_webhook_deliveries_total", "Webhook delivery attempts that succeeded.") \
 	X(WEBHOOK_FAILURES, counter, "dbaudit_webhook_delivery_failures_total", "Webhook delivery attempts that failed.")
 

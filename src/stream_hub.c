@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "store.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -212,6 +213,7 @@ static int64_t reader_publish(struct stream_hub *h, int64_t pos, int64_t w, enum
 		int64_t next;
 
 		*rc = store_events_after_all(h->store, pos, w, READER_PAGE, &docs, &more);
+		metrics_add(METRIC_STREAM_STORE_READS, 1);
 		if (*rc != API_OK)
 			return pos;
 		json_array_foreach(docs, i, doc) {
@@ -277,6 +279,8 @@ static void *reader_main(void *arg)
 	while (!hub_stopping(h)) {
 		enum api_err rc = store_events_watermark(h->store, h->cfg->cursor_gap_lease_ms,
 							 time_now_ms(), READER_MAX_STEPS, &w);
+
+		metrics_add(METRIC_STREAM_STORE_READS, 1);
 
 		if (rc == API_OK && !h->ready) {
 			pthread_mutex_lock(&h->mu);

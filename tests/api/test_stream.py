@@ -162,21 +162,19 @@ def test_auth_runs_first(base_url, admin_bin):
 
 
 def wait_for_slots(c, n, secs=15):
-    """Opens n streams, retrying while the server has not yet noticed closed ones."""
+    """Opens n streams, retrying while the server has not yet noticed closed
+    ones. The streams already open are kept: closing them to start over would
+    leave more closed streams for the server to notice."""
     deadline = time.time() + secs
-    while True:
-        opened = []
-        for _ in range(n):
-            s = RawStream(c.base, c.key)
-            if s.status != 200:
-                s.close()
-                break
+    opened = []
+    while len(opened) < n and time.time() < deadline:
+        s = RawStream(c.base, c.key)
+        if s.status == 200:
             opened.append(s)
-        if len(opened) == n or time.time() > deadline:
-            return opened
-        for s in opened:
-            s.close()
+            continue
+        s.close()
         time.sleep(0.5)
+    return opened
 
 
 @pytest.mark.usefixtures("http_layer_test")
@@ -313,3 +311,42 @@ def test_every_surface_sees_every_event_exactly_once(client, base_url):
         assert len(got) == len(set(got)), f"{name} saw duplicates"
         assert set(got) == set(acked), f"{name}: {len(set(acked) - set(got))} missed"
     assert streamed == polled["v1"] == polled["kaudit"]
+
+
+def metric(base_url, name):
+    r = requests.get(base_url + "/metrics", timeout=10)
+    assert r.status_code == 200
+    for line in r.text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def settled_subscribers(base_url):
+    """The gauge once streams closed by earlier tests were noticed (heartbeat 1 s)."""
+    last = metric(base_url, "dbaudit_stream_subscribers")
+    for _ in range(20):
+        time.sleep(1.5)
+        now = metric(base_url, "dbaudit_stream_subscribers")
+        if now == last:
+            return now
+        last = now
+    raise AssertionError("dbaudit_stream_subscribers never settled")
+
+
+@pytest.mark.usefixtures("http_layer_test")
+def test_metrics_count_subscribers_and_reader_store_reads(client, base_url):
+    base = settled_subscribers(base_url)
+    reads0 = metric(base_url, "dbaudit_stream_store_reads_total")
+    streams = [open_stream(client) for _ in range(3)]
+    try:
+        assert metric(base_url, "dbaudit_stream_subscribers") == base + 3
+        ids = post_ids(client, [event()])
+        for s in streams:
+            assert [g["id"] for g in s.events(1)] == ids
+        # the reader went to the store for the watermark and the new event
+        assert metric(base_url, "dbaudit_stream_store_reads_total") > reads0
+    finally:
+        for s in streams:
+            s.close()
+    assert settled_subscribers(base_url) == base

@@ -4,9 +4,8 @@
 // them. The query shapes and the data are chosen here; the SQL text is
 // Knex's. No database or driver is needed. Regenerate with:
 //   mkdir /tmp/k && cd /tmp/k && npm install knex@3.1.0 &&
-//   NODE_PATH=/tmp/k/node_modules node --experimental-default-type=module \
-//     $REPO/tests/detection/gen_knex.mjs > $REPO/tests/detection/benign_knex.tsv
-// (or copy this file into /tmp/k and run it there).
+//   cp $REPO/tests/detection/gen_knex.mjs . &&
+//   node gen_knex.mjs > $REPO/tests/detection/benign_knex.tsv
 import knexLib from 'knex';
 
 let seed = 20250115;

@@ -29,7 +29,9 @@ static struct detect_counters *open_shm(int64_t slots)
 	struct detect_counters *dc = NULL;
 	const char *why = NULL;
 
-	snprintf(shm_path, sizeof(shm_path), "/tmp/dbaudit-unit-dc-%d", (int)getpid());
+	/* the test process's own file: children of one test share it */
+	if (shm_path[0] == '\0')
+		snprintf(shm_path, sizeof(shm_path), "/tmp/dbaudit-unit-dc-%d", (int)getpid());
 	assert_int_equal(detect_counters_open(shm_path, slots, NULL, 0, &dc, &why), API_OK);
 	return dc;
 }
@@ -165,7 +167,8 @@ static struct detect_counters *from_config(struct config *c, const char *redis_u
 	const char *why = NULL;
 	char err[256];
 
-	snprintf(shm_path, sizeof(shm_path), "/tmp/dbaudit-unit-dc-%d", (int)getpid());
+	if (shm_path[0] == '\0')
+		snprintf(shm_path, sizeof(shm_path), "/tmp/dbaudit-unit-dc-%d", (int)getpid());
 	setenv("DBAUDIT_DETECT_COUNTER_FILE", shm_path, 1);
 	setenv("DBAUDIT_DETECT_LOGIN_PER_USER", "3", 1);
 	setenv("DBAUDIT_DETECT_LOGIN_PER_SOURCE", "5", 1);

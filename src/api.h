@@ -24,6 +24,7 @@ struct principal;
 struct crypto_keyring;
 struct stream_hub;
 struct ratelimit;
+struct detect_counters;
 
 enum app_role { APP_ROLE_API, APP_ROLE_STREAM };
 
@@ -34,6 +35,7 @@ struct app {
 	struct auth *auth;          /* owned */
 	struct crypto_keyring *keys; /* owned; NULL when no crypto key is configured */
 	struct ratelimit *limits;   /* owned */
+	struct detect_counters *detect; /* owned; the login-anomaly counters (detect_counter.h) */
 	enum app_role role;
 	bool store_reset_pending;   /* the store failed: reconnect before the next request */
 	int64_t health_checked_ms;  /* monotonic time of the last store ping */

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "api_handlers.h"
+#include "audit_apply.h"
 #include "principal.h"
 #include "config.h"
 #include "event.h"
@@ -226,6 +227,9 @@ enum api_err api_events_post(struct ctx *c)
 			      bad, ev[bad].database_id, ev[bad].tenant);
 		goto out;
 	}
+	/* audit_options last: everything before this saw the statements as sent. */
+	if (rc == API_OK)
+		rc = audit_apply_batch(ev, n);
 	if (rc == API_OK)
 		rc = store_events_insert(c->app->store, ev, n, time_now_ms(),
 					 c->app->cfg->cursor_gap_lease_ms);

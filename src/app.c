@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "detect_counter.h"
 #include "route.h"
 #include "store.h"
 #include "util/log.h"
@@ -126,6 +127,8 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 		rc = auth_create(cfg, app->store, &app->auth, &why);
 	if (rc == API_OK)
 		rc = ratelimit_create(cfg, &app->limits, &why);
+	if (rc == API_OK)
+		rc = detect_counters_create(cfg, &app->detect, &why);
 	if (rc != API_OK) {
 		log_msg(LOG_ERROR, "startup failed: %s", why ? why : "unknown error");
 		return rc;
@@ -147,6 +150,7 @@ void app_cleanup(struct app *app)
 {
 	crypto_keyring_free(app->keys);
 	ratelimit_free(app->limits);
+	detect_counters_free(app->detect);
 	metrics_close();
 	auth_free(app->auth);
 	store_free(app->store);

@@ -52,6 +52,11 @@ struct config {
 	char *ratelimit_redis_url;    /* "": counters per host */
 	int64_t ratelimit_redis_timeout_ms;
 	char *ratelimit_redis_fail;   /* "open" or "closed" when Redis is unreachable */
+	int64_t detect_login_window_s;   /* login-anomaly sliding window */
+	int64_t detect_login_per_source; /* user.login_failed per source_ip in it */
+	int64_t detect_login_per_user;   /* user.login_failed per user in it */
+	char *detect_counter_file;       /* the host's login counters ("": /dev/shm/dbaudit-detect) */
+	int64_t detect_counter_slots;
 	char *cors_origins;           /* origins a browser may call from ("a,b" or "*"); "": none */
 	char *metrics_file;           /* the host's shared metrics ("": /dev/shm/dbaudit-metrics) */
 	bool debug_routes;            /* test-only routes such as /v1/_debug/sleep */

@@ -80,12 +80,23 @@ int event_type_pattern(const char *pattern, uint32_t *mask)
 	return 0;
 }
 
+void event_set_database(struct event_in *ev, const char *name, const char *type,
+			json_t *audit_options)
+{
+	if (ev->database_name[0] == '\0' && name != NULL)
+		snprintf(ev->database_name, sizeof(ev->database_name), "%s", name);
+	snprintf(ev->db_type, sizeof(ev->db_type), "%s", type != NULL ? type : "");
+	json_decref(ev->db_audit_options);
+	ev->db_audit_options = json_is_object(audit_options) ? json_incref(audit_options) : NULL;
+}
+
 void event_in_cleanup(struct event_in *ev)
 {
 	json_decref(ev->details);
 	if (ev->sql != NULL)
 		sqlanalysis_cleanup(ev->sql);
 	free(ev->sql);
+	json_decref(ev->db_audit_options);
 	json_decref(ev->context);
 	json_decref(ev->related);
 	memset(ev, 0, sizeof(*ev));

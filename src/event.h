@@ -68,7 +68,19 @@ struct event_in {
 	int64_t seq;                         /* commit sequence, set by the store */
 	bool duplicate;                      /* set by the store: the external_id existed */
 	struct sql_analysis *sql;            /* owned or NULL: analysis of details.query */
+	/* Filled by store_events_check_databases for an event with a database_id: */
+	json_t *db_audit_options;            /* owned or NULL: the database's audit_options */
+	char db_type[16];                    /* the database's type, "" when unknown */
 };
+
+/*
+ * Records what the store knows of ev's database: its name (when ev has none;
+ * NULL keeps it), its type (NULL: unknown) and its audit_options (borrowed;
+ * a new reference is kept when it is an object). For the store engines'
+ * database check.
+ */
+void event_set_database(struct event_in *ev, const char *name, const char *type,
+			json_t *audit_options);
 
 /* Releases what ev owns and empties it; safe on a zeroed or parsed event. */
 void event_in_cleanup(struct event_in *ev);

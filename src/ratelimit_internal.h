@@ -83,4 +83,13 @@ void rl_redis_free(struct rl_redis *r);
 int rl_redis_take(struct rl_redis *r, const struct rl_limit *lims, size_t n,
 		  struct rl_outcome *out);
 
+/*
+ * Adds one event at now_ms to the sliding-window counter key (a hash of
+ * buckets, each window_ms / buckets wide) and writes how many the window
+ * ending at now_ms holds to *count. For detect_counter.c, which shares
+ * this client's connection handling. Returns 0, or -1 as rl_redis_take.
+ */
+int rl_redis_window_add(struct rl_redis *r, const char *key, int64_t now_ms, int64_t window_ms,
+			int buckets, int64_t *count);
+
 #endif

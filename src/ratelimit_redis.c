@@ -56,6 +56,23 @@ static const char gcra_lua[] =
 	"end\n"
 	"return {p_ok, p_i, p_rem, p_reset, p_retry}\n";
 
+/* The sliding-window counter of detect_counter.c: KEYS[1] a hash of
+ * bucket -> count. ARGV: now_ms, window_ms, buckets. Returns the count of
+ * the buckets in the window ending at now, this event included. */
+static const char window_lua[] =
+	"local now, w, k = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+	"local width = math.max(1, math.floor(w / k))\n"
+	"local cur = math.floor(now / width)\n"
+	"redis.call('HINCRBY', KEYS[1], string.format('%.0f', cur), 1)\n"
+	"local all, n = redis.call('HGETALL', KEYS[1]), 0\n"
+	"for i = 1, #all, 2 do\n"
+	"  local b = tonumber(all[i])\n"
+	"  if b <= cur - k then redis.call('HDEL', KEYS[1], all[i])\n"
+	"  elseif b <= cur then n = n + tonumber(all[i + 1]) end\n"
+	"end\n"
+	"redis.call('PEXPIRE', KEYS[1], w + width)\n"
+	"return n\n";
+
 struct rl_redis {
 	char host[256];
 	int port;
@@ -63,6 +80,7 @@ struct rl_redis {
 	int64_t timeout_ms;
 	redisContext *c;
 	char sha[48];
+	char sha_window[48];
 	bool down;              /* an outage was logged and not yet its end */
 	int64_t retry_at_ms;    /* no connection attempt before this */
 };
@@ -142,19 +160,26 @@ static void redis_down(struct rl_redis *r, const char *what)
 	}
 }
 
-static int redis_load_script(struct rl_redis *r)
+static int load_one(struct rl_redis *r, const char *lua, char *sha)
 {
-	redisReply *rep = redisCommand(r->c, "SCRIPT LOAD %s", gcra_lua);
+	redisReply *rep = redisCommand(r->c, "SCRIPT LOAD %s", lua);
 	int rc = -1;
 
 	if (rep != NULL && rep->type == REDIS_REPLY_STRING && rep->len < sizeof(r->sha)) {
-		memcpy(r->sha, rep->str, rep->len);
-		r->sha[rep->len] = '\0';
+		memcpy(sha, rep->str, rep->len);
+		sha[rep->len] = '\0';
 		rc = 0;
 	}
 	if (rep != NULL)
 		freeReplyObject(rep);
 	return rc;
+}
+
+static int redis_load_script(struct rl_redis *r)
+{
+	if (load_one(r, gcra_lua, r->sha) != 0)
+		return -1;
+	return load_one(r, window_lua, r->sha_window);
 }
 
 static int redis_connect(struct rl_redis *r)
@@ -270,6 +295,57 @@ int rl_redis_take(struct rl_redis *r, const struct rl_limit *lims, size_t n,
 	}
 	if (rc != 0)
 		redis_down(r, rep->type == REDIS_REPLY_ERROR ? "the script failed" : "an unexpected reply");
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* One run of the window script; *noscript as for redis_eval. */
+static redisReply *window_eval(struct rl_redis *r, const char *key, const char *const nums[3],
+			       bool *noscript)
+{
+	const char *argv[7] = { "EVALSHA", r->sha_window, "1", key, nums[0], nums[1], nums[2] };
+	size_t argvlen[7];
+	redisReply *rep;
+
+	for (int i = 0; i < 7; i++)
+		argvlen[i] = strlen(argv[i]);
+	rep = redisCommandArgv(r->c, 7, argv, argvlen);
+	*noscript = rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+		    strncmp(rep->str, "NOSCRIPT", 8) == 0;
+	return rep;
+}
+
+int rl_redis_window_add(struct rl_redis *r, const char *key, int64_t now_ms, int64_t window_ms,
+			int buckets, int64_t *count)
+{
+	char n0[24], n1[24], n2[24];
+	const char *const nums[3] = { n0, n1, n2 };
+	redisReply *rep;
+	bool noscript = false;
+	int rc = -1;
+
+	snprintf(n0, sizeof(n0), "%lld", (long long)now_ms);
+	snprintf(n1, sizeof(n1), "%lld", (long long)window_ms);
+	snprintf(n2, sizeof(n2), "%d", buckets);
+	if (redis_connect(r) != 0)
+		return -1;
+	rep = window_eval(r, key, nums, &noscript);
+	if (noscript) {
+		freeReplyObject(rep);
+		rep = NULL;
+		if (redis_load_script(r) == 0)
+			rep = window_eval(r, key, nums, &noscript);
+	}
+	if (rep == NULL) {
+		redis_down(r, r->c != NULL && r->c->err ? r->c->errstr : "no reply");
+		return -1;
+	}
+	if (rep->type == REDIS_REPLY_INTEGER) {
+		*count = rep->integer;
+		rc = 0;
+	} else {
+		redis_down(r, rep->type == REDIS_REPLY_ERROR ? "the script failed" : "an unexpected reply");
+	}
 	freeReplyObject(rep);
 	return rc;
 }

@@ -14,7 +14,6 @@
  */
 #include "ratelimit_internal.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -56,25 +55,8 @@ static int64_t mono_us(void)
 /* Initialises the process-shared robust locks of a fresh file. */
 static int rl_format(void *map, void *arg, const char **why)
 {
-	uint64_t ngroups = *(const uint64_t *)arg;
-	struct rl_group *g = (struct rl_group *)((char *)map + RL_HEAD);
-	pthread_mutexattr_t attr;
-	int rc = 0;
-
-	if (pthread_mutexattr_init(&attr) != 0) {
-		*why = "cannot create a mutex attribute";
-		return -1;
-	}
-	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	for (uint64_t i = 0; i < ngroups && rc == 0; i++) {
-		if (pthread_mutex_init(&g[i].lock, &attr) != 0) {
-			*why = "cannot initialise the counters' locks";
-			rc = -1;
-		}
-	}
-	pthread_mutexattr_destroy(&attr);
-	return rc;
+	return shmfile_locks_init((char *)map + RL_HEAD, (size_t)*(const uint64_t *)arg,
+				  sizeof(struct rl_group), why);
 }
 
 int rl_shm_open(const char *path, int64_t slots, struct rl_shm **out, const char **why)
@@ -114,14 +96,8 @@ void rl_shm_close(struct rl_shm *s)
 
 static int group_lock(struct rl_group *g)
 {
-	int rc = pthread_mutex_lock(&g->lock);
-
-	if (rc == EOWNERDEAD) {
-		/* A worker died holding it: its update was at most one counter. */
-		pthread_mutex_consistent(&g->lock);
-		return 0;
-	}
-	return rc;
+	/* A worker that died holding it changed at most one counter. */
+	return shmfile_lock(&g->lock);
 }
 
 /* The slot of key in g: its own, an empty one, or the stalest to reuse. */

@@ -504,6 +504,8 @@ enum api_err store_mongo_events_check_databases(struct store *s, struct event_in
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
 	BSON_APPEND_INT32(&proj, "tenant_id", 1);
 	BSON_APPEND_INT32(&proj, "name", 1);
+	BSON_APPEND_INT32(&proj, "type", 1);
+	BSON_APPEND_INT32(&proj, "audit_options", 1);
 	bson_append_document_end(&opts, &proj);
 	rc = store_mongo_find_json(store_mongo_coll(s, DATABASES), &q, &opts, &found, "database check");
 	if (rc != API_OK)
@@ -523,8 +525,8 @@ enum api_err store_mongo_events_check_databases(struct store *s, struct event_in
 			    strcmp(t, ev[i].tenant) != 0)
 				continue;
 			ok = true;
-			if (ev[i].database_name[0] == '\0' && name != NULL)
-				snprintf(ev[i].database_name, sizeof(ev[i].database_name), "%s", name);
+			event_set_database(&ev[i], name, json_string_value(json_object_get(d, "type")),
+					   json_object_get(d, "audit_options"));
 		}
 		if (!ok) {
 			*bad = i;

@@ -602,7 +602,9 @@ enum api_err store_sqlite_events_check_databases(struct store *s, struct event_i
 
 	if (found == NULL)
 		return API_ERR_INTERNAL;
-	sq_init(&q, "SELECT id, tenant, json_extract(doc, '$.name') FROM databases WHERE id IN (");
+	sq_init(&q, "SELECT json_array(id, tenant, json_extract(doc, '$.name'),"
+		" json_extract(doc, '$.type'), json(json_extract(doc, '$.audit_options')))"
+		" FROM databases WHERE id IN (");
 	for (size_t i = 0; i < n; i++) {
 		bool seen = false;
 
@@ -625,7 +627,8 @@ enum api_err store_sqlite_events_check_databases(struct store *s, struct event_i
 				continue;
 			json_t *row = NULL;
 
-			sq_init(&q, "SELECT json_array(id, tenant, json_extract(doc, '$.name'))"
+			sq_init(&q, "SELECT json_array(id, tenant, json_extract(doc, '$.name'),"
+				" json_extract(doc, '$.type'), json(json_extract(doc, '$.audit_options')))"
 				" FROM databases WHERE id = ?");
 			sq_str(&q, ev[i].database_id);
 			e = sq_doc(s, &q, &row, "database check");
@@ -636,11 +639,13 @@ enum api_err store_sqlite_events_check_databases(struct store *s, struct event_i
 		}
 	} else if ((e = sq_prepare(s, &q, &st, "database check")) == API_OK) {
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			const char *id = (const char *)sqlite3_column_text(st, 0);
-			const char *t = (const char *)sqlite3_column_text(st, 1);
-			const char *name = (const char *)sqlite3_column_text(st, 2);
+			const char *text = (const char *)sqlite3_column_text(st, 0);
+			json_t *row = text ? json_loads(text, 0, NULL) : NULL;
+			const char *id = json_string_value(json_array_get(row, 0));
 
-			json_object_set_new(found, id, json_pack("[s,s,s?]", id, t, name));
+			if (id != NULL)
+				json_object_set(found, id, row);
+			json_decref(row);
 		}
 		if (rc != SQLITE_DONE)
 			e = sq_error(s, rc, "database check");
@@ -658,8 +663,9 @@ enum api_err store_sqlite_events_check_databases(struct store *s, struct event_i
 		if (t == NULL || strcmp(t, ev[i].tenant) != 0) {
 			*bad = i;
 			e = API_ERR_UNPROCESSABLE;
-		} else if (ev[i].database_name[0] == '\0' && name != NULL) {
-			snprintf(ev[i].database_name, sizeof(ev[i].database_name), "%s", name);
+		} else {
+			event_set_database(&ev[i], name, json_string_value(json_array_get(row, 3)),
+					   json_array_get(row, 4));
 		}
 	}
 out:

@@ -1,6 +1,7 @@
 /* shmfile: fixed-layout files mapped MAP_SHARED by every worker of a host. */
 #include "util/shmfile.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -140,4 +141,36 @@ void shmfile_unmap(void *map, size_t len)
 {
 	if (map != NULL)
 		munmap(map, len);
+}
+
+int shmfile_locks_init(void *first, size_t n, size_t stride, const char **why)
+{
+	pthread_mutexattr_t attr;
+	int rc = 0;
+
+	if (pthread_mutexattr_init(&attr) != 0) {
+		*why = "cannot create a mutex attribute";
+		return -1;
+	}
+	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (pthread_mutex_init((pthread_mutex_t *)((char *)first + i * stride), &attr) != 0) {
+			*why = "cannot initialise the counters' locks";
+			rc = -1;
+		}
+	}
+	pthread_mutexattr_destroy(&attr);
+	return rc;
+}
+
+int shmfile_lock(pthread_mutex_t *m)
+{
+	int rc = pthread_mutex_lock(m);
+
+	if (rc == EOWNERDEAD) {
+		pthread_mutex_consistent(m);
+		return 0;
+	}
+	return rc;
 }

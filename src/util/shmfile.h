@@ -9,6 +9,7 @@
 #ifndef DBAUDIT_SHMFILE_H
 #define DBAUDIT_SHMFILE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +35,20 @@ void shmfile_unmap(void *map, size_t len);
 /* FNV-1a of s, continuing from h (start with SHMFILE_HASH_INIT): for tags and keys. */
 #define SHMFILE_HASH_INIT 0xcbf29ce484222325ULL
 uint64_t shmfile_hash(uint64_t h, const void *s, size_t n);
+
+/*
+ * Initialises the n process-shared robust mutexes found every stride bytes
+ * from first (a fresh file's locks, from a format callback). Returns 0, or
+ * -1 with *why set.
+ */
+int shmfile_locks_init(void *first, size_t n, size_t stride, const char **why);
+
+/*
+ * Locks a mutex that shmfile_locks_init made. A holder that died (kill -9)
+ * left it "owner dead": it is marked consistent and the caller goes on
+ * (what the dead holder half did is the caller's to tolerate). Returns 0,
+ * or the pthread error of an unusable lock.
+ */
+int shmfile_lock(pthread_mutex_t *m);
 
 #endif

@@ -150,6 +150,9 @@ static void test_malicious(void **state)
 		c = cell_get(f[2], f[0]);
 		c->total++;
 		c->hit += ok;
+		c = cell_get(f[2], "all");
+		c->total++;
+		c->hit += ok;
 		total++;
 		hit += ok;
 		if (strcmp(f[1], "sql_injection") == 0) {
@@ -166,6 +169,15 @@ static void test_malicious(void **state)
 		       100.0 * cells[i].hit / cells[i].total);
 	printf("malicious: %d of %d detected (%.1f%%); SQL injection %d of %d (%.1f%%)\n", hit, total,
 	       100.0 * hit / total, sqli_hit, sqli_total, 100.0 * sqli_hit / sqli_total);
+	/* the goal holds for each technique over its dialects, not only overall */
+	for (size_t i = 0; i < ncells; i++) {
+		size_t kl = strlen(cells[i].key);
+
+		if (kl > 4 && strcmp(cells[i].key + kl - 4, "/all") == 0 &&
+		    cells[i].hit * 100 < cells[i].total * 95)
+			fail_msg("%s: %d of %d detected, under 95 %%", cells[i].key, cells[i].hit,
+				 cells[i].total);
+	}
 	assert_true(total >= 300);
 	assert_true(hit * 100 >= total * 95);
 	assert_true(sqli_hit * 100 >= sqli_total * 95);
@@ -299,12 +311,13 @@ static void benign_dir(struct benign *b, const char *dir, bool mysql)
 	free(names);
 }
 
-static void benign_orm(struct benign *b)
+/* A corpus file of dialect<TAB>statement lines. */
+static void benign_tsv(struct benign *b, const char *file)
 {
 	char path[512], *buf, *line, *save = NULL;
 	size_t len = 0;
 
-	buf = read_file(corpus_path("benign_orm.tsv", path, sizeof(path)), &len);
+	buf = read_file(corpus_path(file, path, sizeof(path)), &len);
 	assert_non_null(buf);
 	for (save = buf; (line = next_line(&save)) != NULL;) {
 		char *tab = strchr(line, '\t');
@@ -321,7 +334,7 @@ static void test_benign(void **state)
 {
 	struct benign src[] = {
 		{ "postgresql-15 scripts" }, { "postgresql-15 extensions" },
-		{ "mariadb scripts" }, { "orm-shaped queries" },
+		{ "mariadb scripts" }, { "orm-shaped queries" }, { "knex-compiled queries" },
 	};
 	int total = 0, flagged = 0;
 
@@ -329,7 +342,8 @@ static void test_benign(void **state)
 	benign_dir(&src[0], PG_SHARE, false);
 	benign_dir(&src[1], PG_SHARE "/extension", false);
 	benign_dir(&src[2], MARIADB_SHARE, true);
-	benign_orm(&src[3]);
+	benign_tsv(&src[3], "benign_orm.tsv");
+	benign_tsv(&src[4], "benign_knex.tsv");
 	printf("%-28s %7s %8s %7s %8s %7s\n", "benign source", "total", "as sqli", "rate",
 	       "privesc", "export");
 	for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++) {

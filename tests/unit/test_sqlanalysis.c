@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "audit_apply.h"
+#include "event.h"
 #include "sqlanalysis.h"
 
 static void run(const char *text, enum sql_dialect d, struct sql_analysis *a)
@@ -311,6 +313,57 @@ static void test_fill_details(void **state)
 	json_decref(d);
 }
 
+/* An event as ingest has it: analysed in the unknown dialect, then the
+ * database's facts from the store. */
+static void ingest_event(struct event_in *ev, const char *query, const char *db_id,
+			 const char *db_type, json_t *opts)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->details = json_pack("{s:s}", "query", query);
+	ev->database_id = db_id;
+	ev->sql = calloc(1, sizeof(*ev->sql));
+	assert_non_null(ev->sql);
+	assert_int_equal(sqlanalysis_run(query, SQL_DIALECT_UNKNOWN, 0, ev->sql), API_OK);
+	if (db_id != NULL)
+		event_set_database(ev, "n", db_type, opts);
+}
+
+static const char *query_of(const struct event_in *ev)
+{
+	return json_string_value(json_object_get(ev->details, "query"));
+}
+
+static void test_audit_apply_batch(void **state)
+{
+	json_t *off = json_pack("{s:b}", "capture_queries", 0);
+	json_t *plain = json_pack("{s:b}", "mask_sensitive_data", 0);
+	struct event_in ev[6];
+
+	(void)state;
+	/* a MySQL "..." is a string: masked, though libpg_query parsed it as a name */
+	ingest_event(&ev[0], "SELECT a FROM t WHERE b = \"secret\"", "db_1", "mysql", NULL);
+	assert_true(ev[0].sql->pg_parsed);
+	/* for PostgreSQL the parse is reused: "b" stays a name */
+	ingest_event(&ev[1], "SELECT \"b\" FROM t WHERE c = 'secret'", "db_2", "postgresql", NULL);
+	ingest_event(&ev[2], "SELECT 'secret'", "db_3", "postgresql", off);
+	ingest_event(&ev[3], "SELECT 'secret'", "db_4", "postgresql", plain);
+	/* no database: stored as sent */
+	ingest_event(&ev[4], "SELECT 'secret'", NULL, NULL, NULL);
+	/* a database whose facts were never looked up gets the defaults */
+	ingest_event(&ev[5], "SELECT 'secret', 42", "db_5", NULL, NULL);
+	assert_int_equal(audit_apply_batch(ev, 6), API_OK);
+	assert_string_equal(query_of(&ev[0]), "SELECT a FROM t WHERE b = $1");
+	assert_string_equal(query_of(&ev[1]), "SELECT \"b\" FROM t WHERE c = $1");
+	assert_null(query_of(&ev[2]));
+	assert_string_equal(query_of(&ev[3]), "SELECT 'secret'");
+	assert_string_equal(query_of(&ev[4]), "SELECT 'secret'");
+	assert_string_equal(query_of(&ev[5]), "SELECT $1, $2");
+	for (size_t i = 0; i < 6; i++)
+		event_in_cleanup(&ev[i]);
+	json_decref(off);
+	json_decref(plain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_dollar_quotes_and_comments),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_audit_options),
+		cmocka_unit_test(test_audit_apply_batch),
 		cmocka_unit_test(test_fill_details),
 	};
 

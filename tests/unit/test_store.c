@@ -394,6 +394,43 @@ static enum api_err ingest(struct fixture *f, const char *text, char ids[][EVENT
 	return e;
 }
 
+/* The batch's database check also hands over each database's type and
+ * audit_options (what ingest masks with), and refuses another's database. */
+static void test_events_database_facts(void **state)
+{
+	FIXTURE(state);
+	json_t *o = json_pack("{s:s,s:s,s:s}", "type", "database.query",
+			      "timestamp", "2024-01-01T00:00:00Z", "database_id", "db_conf000001");
+	json_t *o2 = json_pack("{s:s,s:s}", "type", "database.query",
+			       "timestamp", "2024-01-01T00:00:00Z");
+	json_t *o3 = json_pack("{s:s,s:s,s:s}", "type", "database.query",
+			       "timestamp", "2024-01-01T00:00:00Z", "database_id", "db_nosuch0001");
+	struct event_in ev[3];
+	char msg[256];
+	size_t bad = 99;
+
+	memset(ev, 0, sizeof(ev));
+	assert_int_equal(event_parse(o, &f->p, &ev[0], msg, sizeof(msg)), EVENT_PARSE_OK);
+	assert_int_equal(event_parse(o2, &f->p, &ev[1], msg, sizeof(msg)), EVENT_PARSE_OK);
+	assert_int_equal(store_events_check_databases(f->s, ev, 2, &bad), API_OK);
+	assert_string_equal(ev[0].db_type, "postgresql");
+	assert_string_equal(ev[0].database_name, "uno");
+	assert_true(json_is_true(json_object_get(ev[0].db_audit_options, "capture_queries")));
+	assert_int_equal(json_integer_value(json_object_get(ev[0].db_audit_options,
+							    "retention_days")), 90);
+	assert_string_equal(ev[1].db_type, "");
+	assert_null(ev[1].db_audit_options);
+	event_in_cleanup(&ev[1]);
+	assert_int_equal(event_parse(o3, &f->p, &ev[1], msg, sizeof(msg)), EVENT_PARSE_OK);
+	assert_int_equal(store_events_check_databases(f->s, ev, 2, &bad), API_ERR_UNPROCESSABLE);
+	assert_int_equal(bad, 1);
+	for (size_t i = 0; i < 3; i++)
+		event_in_cleanup(&ev[i]);
+	json_decref(o);
+	json_decref(o2);
+	json_decref(o3);
+}
+
 static void test_events(void **state)
 {
 	FIXTURE(state);
@@ -687,12 +724,14 @@ int main(void)
 	const struct CMUnitTest sqlite_tests[] = {
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_databases),
+		cmocka_unit_test(test_events_database_facts),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_sqlite_plans),
 	};
 	const struct CMUnitTest mongo_tests[] = {
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_databases),
+		cmocka_unit_test(test_events_database_facts),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_mongo_indexes),
 	};

@@ -336,8 +336,8 @@ enum api_err store_sqlite_events_session(struct store *s, const struct principal
 	return sq_docs(s, &q, ids, "event session lookup");
 }
 
-enum api_err store_sqlite_events_summary(struct store *s, const struct principal *p,
-					 const struct event_filter *f, struct event_summary *out)
+enum api_err sq_summary_scan(struct store *s, const struct principal *p,
+			     const struct event_filter *f, struct event_summary *out)
 {
 	struct filter_mem m = { 0 };
 	struct sq_query q;
@@ -536,6 +536,21 @@ out:
 	return rc;
 }
 
+/* Adds the events of ev that are not duplicates to the summary counters. */
+static int add_counts(sqlite3 *db, const struct event_in *ev, size_t n)
+{
+	bool *stored = malloc(n + 1);
+	int rc = SQLITE_NOMEM;
+
+	if (stored != NULL) {
+		for (size_t i = 0; i < n; i++)
+			stored[i] = !ev[i].duplicate;
+		rc = sq_counts_add(db, ev, stored, n);
+	}
+	free(stored);
+	return rc;
+}
+
 enum api_err store_sqlite_events_insert(struct store *s, struct event_in *ev, size_t n,
 					int64_t now_ms, int64_t lease_ms)
 {
@@ -576,6 +591,8 @@ enum api_err store_sqlite_events_insert(struct store *s, struct event_in *ev, si
 	}
 	sqlite3_finalize(ins);
 	sqlite3_finalize(fts);
+	if (rc == SQLITE_OK)
+		rc = add_counts(db, ev, n);
 	if (rc != SQLITE_OK) {
 		e = sq_error(s, rc, "event insert");
 		goto fail;
@@ -709,6 +726,7 @@ enum api_err store_sqlite_events_import(struct store *s, struct event_in *ev,
 		int64_t same = 0;
 
 		rc = insert_one(db, ins, fts, &ev[i], processed_ms[i], &stored);
+		ev[i].duplicate = !stored;
 		if (rc != SQLITE_OK || stored)
 			continue;
 		/* Not stored: the same event from an earlier run, or a clash. */
@@ -724,6 +742,8 @@ enum api_err store_sqlite_events_import(struct store *s, struct event_in *ev,
 	}
 	sqlite3_finalize(ins);
 	sqlite3_finalize(fts);
+	if (rc == SQLITE_OK && e == API_OK)
+		rc = add_counts(db, ev, n);
 	if (rc != SQLITE_OK)
 		e = sq_error(s, rc, "event import");
 	if (e != API_OK) {

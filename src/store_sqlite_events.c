@@ -25,6 +25,9 @@
 /* Terms shorter than a trigram are matched against the newest events only. */
 #define SHORT_SEARCH_WINDOW 50000
 
+/* A search term with at most this many matches is looked up match by match. */
+#define RARE_MATCHES 2000
+
 /* ---------------------------------------------------------------- filters */
 
 /*
@@ -62,6 +65,39 @@ static void filter_mem_free(struct filter_mem *m)
 	m->search = NULL;
 }
 
+/* The FTS5 phrase of a search term of three characters or more, or NULL. */
+static char *fts_phrase(const struct event_filter *f)
+{
+	if (f->search == NULL || event_utf8_prefix(f->search, 2) >= strlen(f->search))
+		return NULL;
+	return quote_term(f->search, '"', '"', "\"", '"');
+}
+
+/*
+ * Whether f searches for a term with at most RARE_MATCHES matches over all
+ * tenants. Left to itself, SQLite walks events_tenant_ts in time order and
+ * tests each event against the term's matches: right when most events
+ * match (the first page comes quickly), a pass over every event when few
+ * do. For a rare term the query is turned around: each match is looked up
+ * by its sequence and the few are sorted.
+ */
+static bool search_is_rare(struct store *s, const struct event_filter *f)
+{
+	char *phrase = fts_phrase(f);
+	struct sq_query q;
+	int64_t n = RARE_MATCHES + 1;
+
+	if (phrase == NULL)
+		return false;
+	sq_init(&q, "SELECT count(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ?"
+		" LIMIT %d)", RARE_MATCHES + 1);
+	sq_str(&q, phrase);
+	if (sq_int64(s, &q, &n, "event search probe") != API_OK)
+		n = RARE_MATCHES + 1;
+	free(phrase);
+	return n <= RARE_MATCHES;
+}
+
 /*
  * Appends the WHERE conditions of p and f (after "WHERE 1"): the tenant
  * first, then each filter as an equality on its column, the time range,
@@ -73,7 +109,8 @@ static void build_filter(struct store *s, struct sq_query *q, const struct princ
 	uint32_t mask = f->types & EVENT_TYPES_ALL;
 	size_t nt = 0;
 
-	sq_tenants(q, "tenant", p);
+	/* A rare term: its matches drive the query, not a tenant index walk. */
+	sq_tenants(q, search_is_rare(s, f) ? "+tenant" : "tenant", p);
 	if (mask != 0 && mask != EVENT_TYPES_ALL) {
 		for (int i = 0; i < EVENT_NTYPES; i++)
 			if (mask & (1u << i))
@@ -105,7 +142,7 @@ static void build_filter(struct store *s, struct sq_query *q, const struct princ
 	if (f->search && f->search[0]) {
 		if (event_utf8_prefix(f->search, 2) < strlen(f->search)) {
 			/* three characters or more: one trigram at least */
-			m->search = quote_term(f->search, '"', '"', "\"", '"');
+			m->search = fts_phrase(f);
 			sq_add(q, " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
 			sq_str(q, m->search);
 		} else {

@@ -129,8 +129,14 @@ int event_id_derive(const char *tenant, const char *external_id, char *out)
 
 int event_id_random(char *out)
 {
+	uint32_t now = (uint32_t)(time_now_ms() / 1000);
+	unsigned char be[4] = { (unsigned char)(now >> 24), (unsigned char)(now >> 16),
+				(unsigned char)(now >> 8), (unsigned char)now };
+
+	/* the second first, as a MongoDB ObjectId: new ids land at the end of an index */
 	memcpy(out, "evt_", 4);
-	return str_random_hex(out + 4, 12);
+	str_hex(be, 4, out + 4);
+	return str_random_hex(out + 12, 8);
 }
 
 bool event_id_valid(const char *id)

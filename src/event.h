@@ -119,7 +119,12 @@ enum event_parse_result event_parse(json_t *obj, const struct principal *who,
  */
 int event_id_derive(const char *tenant, const char *external_id, char *out);
 
-/* Draws a random id "evt_<24 hex>". Returns 0, or -1 when the CSPRNG fails. */
+/*
+ * Draws an id "evt_<24 hex>": the current second (8 hex digits, big-endian,
+ * as a MongoDB ObjectId) and 64 random bits, so that the ids of new events
+ * sort near each other and an index on them grows at its end instead of
+ * dirtying a random page per event. Returns 0, or -1 when the CSPRNG fails.
+ */
 int event_id_random(char *out);
 
 /* True when id has the event id format "evt_" + 24 lowercase hex digits. */

@@ -4,7 +4,7 @@
  * describes the schema, its indexes and the queries each one serves.
  *
  * One connection per process, opened on first use (so after fork), in WAL
- * mode with a busy timeout of store_timeout_ms; every write runs in BEGIN
+ * mode with a busy timeout of store_timeout_ms (polled every 200 us); every write runs in BEGIN
  * IMMEDIATE, so writers queue on the lock instead of failing half-way.
  */
 #ifndef DBAUDIT_STORE_SQLITE_H
@@ -24,6 +24,7 @@ struct store_sqlite {
 	sqlite3 *db;                  /* NULL until first use, and after store_reset */
 	pid_t pid;                    /* the process that opened db */
 	int busy_ms;
+	int64_t busy_since_us;        /* when the lock was first found busy */
 	char synchronous[8];
 };
 
@@ -93,6 +94,17 @@ enum api_err sq_int64(struct store *s, const struct sq_query *q, int64_t *out, c
 
 /* A JSON value as text for a doc column (a new string, or NULL). */
 char *sq_json_text(const json_t *v);
+
+/*
+ * Adds the stored events of ev (stored[i]) to the summary counters
+ * (store_sqlite_summary.c), inside the caller's write transaction.
+ * Returns a SQLite result code.
+ */
+int sq_counts_add(sqlite3 *db, const struct event_in *ev, const bool *stored, size_t n);
+
+/* The summary by a pass over the matching events: for filters beyond a time range. */
+enum api_err sq_summary_scan(struct store *s, const struct principal *p,
+			     const struct event_filter *f, struct event_summary *out);
 
 /* The engine's entry points (contracts: store.h, store_databases.h). */
 enum api_err store_sqlite_open(const struct config *cfg, const char *target, struct store **out,

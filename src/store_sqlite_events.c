@@ -25,6 +25,9 @@
 /* Terms shorter than a trigram are matched against the newest events only. */
 #define SHORT_SEARCH_WINDOW 50000
 
+/* A search term with at most this many matches is looked up match by match. */
+#define RARE_MATCHES 2000
+
 /* ---------------------------------------------------------------- filters */
 
 /*
@@ -62,6 +65,39 @@ static void filter_mem_free(struct filter_mem *m)
 	m->search = NULL;
 }
 
+/* The FTS5 phrase of a search term of three characters or more, or NULL. */
+static char *fts_phrase(const struct event_filter *f)
+{
+	if (f->search == NULL || event_utf8_prefix(f->search, 2) >= strlen(f->search))
+		return NULL;
+	return quote_term(f->search, '"', '"', "\"", '"');
+}
+
+/*
+ * Whether f searches for a term with at most RARE_MATCHES matches over all
+ * tenants. Left to itself, SQLite walks events_tenant_ts in time order and
+ * tests each event against the term's matches: right when most events
+ * match (the first page comes quickly), a pass over every event when few
+ * do. For a rare term the query is turned around: each match is looked up
+ * by its sequence and the few are sorted.
+ */
+static bool search_is_rare(struct store *s, const struct event_filter *f)
+{
+	char *phrase = fts_phrase(f);
+	struct sq_query q;
+	int64_t n = RARE_MATCHES + 1;
+
+	if (phrase == NULL)
+		return false;
+	sq_init(&q, "SELECT count(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ?"
+		" LIMIT %d)", RARE_MATCHES + 1);
+	sq_str(&q, phrase);
+	if (sq_int64(s, &q, &n, "event search probe") != API_OK)
+		n = RARE_MATCHES + 1;
+	free(phrase);
+	return n <= RARE_MATCHES;
+}
+
 /*
  * Appends the WHERE conditions of p and f (after "WHERE 1"): the tenant
  * first, then each filter as an equality on its column, the time range,
@@ -73,7 +109,8 @@ static void build_filter(struct store *s, struct sq_query *q, const struct princ
 	uint32_t mask = f->types & EVENT_TYPES_ALL;
 	size_t nt = 0;
 
-	sq_tenants(q, "tenant", p);
+	/* A rare term: its matches drive the query, not a tenant index walk. */
+	sq_tenants(q, search_is_rare(s, f) ? "+tenant" : "tenant", p);
 	if (mask != 0 && mask != EVENT_TYPES_ALL) {
 		for (int i = 0; i < EVENT_NTYPES; i++)
 			if (mask & (1u << i))
@@ -105,7 +142,7 @@ static void build_filter(struct store *s, struct sq_query *q, const struct princ
 	if (f->search && f->search[0]) {
 		if (event_utf8_prefix(f->search, 2) < strlen(f->search)) {
 			/* three characters or more: one trigram at least */
-			m->search = quote_term(f->search, '"', '"', "\"", '"');
+			m->search = fts_phrase(f);
 			sq_add(q, " AND seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
 			sq_str(q, m->search);
 		} else {
@@ -336,8 +373,8 @@ enum api_err store_sqlite_events_session(struct store *s, const struct principal
 	return sq_docs(s, &q, ids, "event session lookup");
 }
 
-enum api_err store_sqlite_events_summary(struct store *s, const struct principal *p,
-					 const struct event_filter *f, struct event_summary *out)
+enum api_err sq_summary_scan(struct store *s, const struct principal *p,
+			     const struct event_filter *f, struct event_summary *out)
 {
 	struct filter_mem m = { 0 };
 	struct sq_query q;
@@ -536,6 +573,21 @@ out:
 	return rc;
 }
 
+/* Adds the events of ev that are not duplicates to the summary counters. */
+static int add_counts(sqlite3 *db, const struct event_in *ev, size_t n)
+{
+	bool *stored = malloc(n + 1);
+	int rc = SQLITE_NOMEM;
+
+	if (stored != NULL) {
+		for (size_t i = 0; i < n; i++)
+			stored[i] = !ev[i].duplicate;
+		rc = sq_counts_add(db, ev, stored, n);
+	}
+	free(stored);
+	return rc;
+}
+
 enum api_err store_sqlite_events_insert(struct store *s, struct event_in *ev, size_t n,
 					int64_t now_ms, int64_t lease_ms)
 {
@@ -576,6 +628,8 @@ enum api_err store_sqlite_events_insert(struct store *s, struct event_in *ev, si
 	}
 	sqlite3_finalize(ins);
 	sqlite3_finalize(fts);
+	if (rc == SQLITE_OK)
+		rc = add_counts(db, ev, n);
 	if (rc != SQLITE_OK) {
 		e = sq_error(s, rc, "event insert");
 		goto fail;
@@ -715,6 +769,7 @@ enum api_err store_sqlite_events_import(struct store *s, struct event_in *ev,
 		int64_t same = 0;
 
 		rc = insert_one(db, ins, fts, &ev[i], processed_ms[i], &stored);
+		ev[i].duplicate = !stored;
 		if (rc != SQLITE_OK || stored)
 			continue;
 		/* Not stored: the same event from an earlier run, or a clash. */
@@ -730,6 +785,8 @@ enum api_err store_sqlite_events_import(struct store *s, struct event_in *ev,
 	}
 	sqlite3_finalize(ins);
 	sqlite3_finalize(fts);
+	if (rc == SQLITE_OK && e == API_OK)
+		rc = add_counts(db, ev, n);
 	if (rc != SQLITE_OK)
 		e = sq_error(s, rc, "event import");
 	if (e != API_OK) {

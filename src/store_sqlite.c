@@ -45,9 +45,16 @@ static const char *const schema[] = {
 	"CREATE UNIQUE INDEX IF NOT EXISTS databases_unique ON databases (tenant, host, port, dbname)",
 	"CREATE INDEX IF NOT EXISTS databases_tenant_created ON databases (tenant, created DESC, id DESC)",
 	"CREATE INDEX IF NOT EXISTS databases_status_hb ON databases (status, hb_at)",
+	/* open_key: policy, database and user of an open or acknowledged alert
+	 * (its id once resolved), so that one alert absorbs repeated matches */
 	"CREATE TABLE IF NOT EXISTS alerts (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
-	" database_id TEXT, status TEXT, doc TEXT NOT NULL) WITHOUT ROWID",
+	" database_id TEXT, status TEXT, open_key TEXT NOT NULL, created TEXT NOT NULL,"
+	" doc TEXT NOT NULL) WITHOUT ROWID",
 	"CREATE INDEX IF NOT EXISTS alerts_tenant_db_status ON alerts (tenant, database_id, status)",
+	"CREATE UNIQUE INDEX IF NOT EXISTS alerts_open_key ON alerts (open_key)",
+	"CREATE INDEX IF NOT EXISTS alerts_tenant_created ON alerts (tenant, created DESC, id DESC)",
+	"CREATE INDEX IF NOT EXISTS alerts_tenant_status_created ON alerts"
+	" (tenant, status, created DESC, id DESC)",
 	"CREATE TABLE IF NOT EXISTS policies (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
 	" enabled INTEGER NOT NULL, database_ids TEXT, doc TEXT NOT NULL) WITHOUT ROWID",
 	"CREATE INDEX IF NOT EXISTS policies_tenant_enabled ON policies (tenant, enabled)",
@@ -73,7 +80,9 @@ static const char *const schema[] = {
 	" schema_name, object_name, app, host, ip, tokenize = 'trigram')",
 };
 
-#define SCHEMA_VERSION 1
+/* 2: alerts gained open_key and created (version 1 only ever read it, empty) */
+#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION_TEXT "2"
 
 /* ---------------------------------------------------------------- statements */
 
@@ -201,14 +210,16 @@ static void make_parent_dir(const char *path)
 }
 
 /* Creates the tables and indexes; idempotent. */
-static int create_schema(sqlite3 *db)
+static int create_schema(sqlite3 *db, int version)
 {
 	int rc = exec_plain(db, "BEGIN IMMEDIATE");
 
+	if (rc == SQLITE_OK && version == 1)
+		rc = exec_plain(db, "DROP TABLE IF EXISTS alerts");
 	for (size_t i = 0; rc == SQLITE_OK && i < sizeof(schema) / sizeof(schema[0]); i++)
 		rc = exec_plain(db, schema[i]);
 	if (rc == SQLITE_OK)
-		rc = exec_plain(db, "PRAGMA user_version = 1");
+		rc = exec_plain(db, "PRAGMA user_version = " SCHEMA_VERSION_TEXT);
 	if (rc == SQLITE_OK)
 		rc = exec_plain(db, "COMMIT");
 	else
@@ -252,7 +263,7 @@ enum api_err sq_db(struct store *s, sqlite3 **out)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_OK && version < SCHEMA_VERSION)
-		rc = create_schema(q->db);
+		rc = create_schema(q->db, version);
 	if (rc != SQLITE_OK)
 		goto fail;
 	q->pid = getpid();
@@ -488,7 +499,7 @@ enum api_err store_sqlite_migrate(struct store *s)
 
 	if (e != API_OK)
 		return e;
-	rc = create_schema(db);
+	rc = create_schema(db, SCHEMA_VERSION);
 	return rc == SQLITE_OK ? API_OK : sq_error(s, rc, "migrate");
 }
 
@@ -743,4 +754,12 @@ const struct store_engine store_sqlite_engine = {
 	.database_mark_stale = store_sqlite_database_mark_stale,
 	.database_foreach = store_sqlite_database_foreach,
 	.database_replace_secrets = store_sqlite_database_replace_secrets,
+	.policy_put = store_sqlite_policy_put,
+	.policy_get = store_sqlite_policy_get,
+	.policy_delete = store_sqlite_policy_delete,
+	.policy_list = store_sqlite_policy_list,
+	.alert_record = store_sqlite_alert_record,
+	.alert_get = store_sqlite_alert_get,
+	.alert_list = store_sqlite_alert_list,
+	.alert_update = store_sqlite_alert_update,
 };

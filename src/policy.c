@@ -93,7 +93,7 @@ static bool scalar_ok(json_t *v)
 
 /* ---------------------------------------------------------------- patterns */
 
-/* Inputs on which a pattern must finish within the limits. */
+/* The characters of the probe inputs on which a pattern must finish within the limits. */
 static const char *const probe_chars = "a0 x.-_/A";
 
 /* Frees the compiled pattern of r. */
@@ -120,7 +120,7 @@ static int pattern_run(const struct policy_rule *r, const char *s, size_t n)
 static int pattern_compile(struct policy_rule *r, const char *pat, char *msg, size_t msglen,
 			   const char *where)
 {
-	char probe[66];
+	char probe[64 + 1 + 95 + 1];
 	PCRE2_UCHAR why[160];
 	PCRE2_SIZE off = 0;
 	int err = 0;
@@ -139,14 +139,21 @@ static int pattern_compile(struct policy_rule *r, const char *pat, char *msg, si
 	pcre2_set_match_limit(r->mctx, POLICY_MATCH_LIMIT);
 	pcre2_set_depth_limit(r->mctx, POLICY_DEPTH_LIMIT);
 	pcre2_set_heap_limit(r->mctx, POLICY_HEAP_LIMIT_KIB);
+	/*
+	 * Each probe: a run of one character, then '!' and every printable
+	 * ASCII character (so a required literal such as the y of (x+x+)+y
+	 * is there and the matcher has to try).
+	 */
 	for (const char *c = probe_chars; *c; c++) {
 		memset(probe, *c, 64);
 		probe[64] = '!';
-		probe[65] = '\0';
-		if (pattern_run(r, probe, 65) < 0 || pattern_run(r, probe, 64) < 0)
+		for (int k = 0; k < 95; k++)
+			probe[65 + k] = (char)(' ' + k);
+		probe[160] = '\0';
+		if (pattern_run(r, probe, 160) < 0 || pattern_run(r, probe, 65) < 0 ||
+		    pattern_run(r, probe, 64) < 0)
 			return fail(msg, msglen, "%s: the pattern is too costly (it exceeds the match "
-				    "limits on a 65-character probe input); simplify nested quantifiers",
-				    where);
+				    "limits on a probe input); simplify nested quantifiers", where);
 	}
 	return 0;
 }

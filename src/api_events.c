@@ -230,8 +230,8 @@ enum api_err api_events_post(struct ctx *c)
 	if (rc == API_OK)
 		rc = policy_eval_batch(c->app, &ev, n, &total);
 	if (rc == API_OK)
-		rc = store_events_insert(c->app->store, ev, total, time_now_ms(),
-					 c->app->cfg->cursor_gap_lease_ms);
+		rc = policy_eval_store(c->app->store, ev, total, time_now_ms(),
+				       c->app->cfg->cursor_gap_lease_ms);
 	if (rc == API_OK)
 		rc = policy_eval_alerts(c->app, ev, n, total);
 	if (rc == API_ERR_UNAVAILABLE) {

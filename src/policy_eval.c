@@ -232,8 +232,8 @@ static enum api_err derive(struct derived *dv, const struct event_in *src, const
 	d->tenant = src->tenant;
 	d->database_id = src->database_id;
 	memcpy(d->database_name, src->database_name, sizeof(d->database_name));
+	/* external_id points into xid once the event has its final place (set_external_ids) */
 	snprintf(d->xid, sizeof(d->xid), "%s/policy:%s:%s", src->tenant, src->id, p->id);
-	d->external_id = d->xid + tl + 1;
 	memcpy(d->action_id, src->action_id, sizeof(d->action_id));
 	d->succeeded = src->succeeded;
 	d->details = json_deep_copy(src->details);
@@ -243,7 +243,7 @@ static enum api_err derive(struct derived *dv, const struct event_in *src, const
 	if (d->details != NULL && threat != NULL)
 		json_object_set_new(d->details, "threat_type", json_string(threat));
 	if (d->details == NULL || d->context == NULL || d->related == NULL ||
-	    event_id_derive(src->tenant, d->external_id, d->id) != 0)
+	    event_id_derive(src->tenant, d->xid + tl + 1, d->id) != 0)
 		return API_ERR_INTERNAL;
 	return API_OK;
 }
@@ -355,6 +355,8 @@ enum api_err policy_eval_batch(struct app *app, struct event_in **ev, size_t n, 
 			rc = API_ERR_INTERNAL;
 		} else {
 			memcpy(all + n, dv.v, dv.n * sizeof(*all));
+			for (size_t i = n; i < n + dv.n; i++)
+				all[i].external_id = all[i].xid + strlen(all[i].tenant) + 1;
 			*ev = all;
 			*total = n + dv.n;
 			dv.n = 0;
@@ -363,6 +365,19 @@ enum api_err policy_eval_batch(struct app *app, struct event_in **ev, size_t n, 
 	for (size_t i = 0; i < dv.n; i++)
 		event_in_cleanup(&dv.v[i]);
 	free(dv.v);
+	return rc;
+}
+
+enum api_err policy_eval_store(struct store *s, struct event_in *ev, size_t total, int64_t now_ms,
+			       int64_t lease_ms)
+{
+	enum api_err rc = API_OK;
+
+	for (size_t i = 0; rc == API_OK && i < total; i += EVENT_MAX_BATCH) {
+		size_t k = total - i < EVENT_MAX_BATCH ? total - i : EVENT_MAX_BATCH;
+
+		rc = store_events_insert(s, ev + i, k, now_ms, lease_ms);
+	}
 	return rc;
 }
 

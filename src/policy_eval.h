@@ -11,6 +11,7 @@
 #define DBAUDIT_POLICY_EVAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -43,6 +44,16 @@ enum api_err policy_tenant_docs(struct store *s, const char *tenant, json_t **ou
  * at most once. Derived events and events of type policy.* trigger nothing.
  */
 enum api_err policy_eval_batch(struct app *app, struct event_in **ev, size_t n, size_t *total);
+
+/*
+ * The store write of a batch and its derived events (ev[0..total)): one
+ * store_events_insert when they fit EVENT_MAX_BATCH (the common case), else
+ * the batch with the first derived events, then the rest in further writes
+ * of at most EVENT_MAX_BATCH. Errors as store_events_insert (a retry with
+ * the same external_ids stores nothing twice, derived events included).
+ */
+enum api_err policy_eval_store(struct store *s, struct event_in *ev, size_t total, int64_t now_ms,
+			       int64_t lease_ms);
 
 /*
  * After the store write: opens or absorbs an alert for each derived event

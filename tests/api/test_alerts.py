@@ -17,8 +17,8 @@ ALT_RE = re.compile(r"^alt_[0-9a-f]{24}$")
 
 class AClient(Client):
     def req(self, method, path, **kw):
-        return self.s.request(method, self.base + path, headers={"X-Api-Key": self.key},
-                              timeout=60, **kw)
+        headers = dict(kw.pop("headers", None) or {}, **{"X-Api-Key": self.key})
+        return self.s.request(method, self.base + path, headers=headers, timeout=60, **kw)
 
     def policy(self, **body):
         body.setdefault("name", "p-" + uuid.uuid4().hex[:6])

@@ -22,8 +22,9 @@ BUILTINS = ["sql_injection", "privilege_escalation", "login_anomaly", "data_expo
 
 class PClient(Client):
     def pol(self, method, path="", **kw):
+        headers = dict(kw.pop("headers", None) or {}, **{"X-Api-Key": self.key})
         return self.s.request(method, self.base + "/v1/policies" + path,
-                              headers={"X-Api-Key": self.key}, timeout=60, **kw)
+                              headers=headers, timeout=60, **kw)
 
     def create(self, **body):
         body.setdefault("name", "p-" + uuid.uuid4().hex[:6])
@@ -201,7 +202,7 @@ OPERATOR_CASES = [
     ({"field": "details.rows", "op": "lt", "value": 0.5},
      event(details={"rows": 0}), event(details={"rows": 1})),
     ({"field": "details.succeeded", "op": "eq", "value": False},
-     event(details={"succeeded": False}), event(details={"succeeded": "false"})),
+     event(details={"succeeded": False}), event(details={"succeeded": True})),
     ({"field": "details.at", "op": "gt", "value": "2025-01-01T00:00:00Z"},
      event(details={"at": "2025-06-01T10:00:00+02:00"}), event(details={"at": "2024-12-31T23:59:59Z"})),
     ({"field": "details.user", "op": "ne", "value": "app"},

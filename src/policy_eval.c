@@ -110,6 +110,19 @@ out:
 	return all ? API_OK : API_ERR_INTERNAL;
 }
 
+enum api_err policy_builtins_default(struct store *s, const char *tenant, int64_t *n)
+{
+	json_t *stored = NULL, *d;
+	size_t i;
+	enum api_err rc = store_policy_list(s, tenant, &stored);
+
+	*n = DETECT__COUNT;
+	json_array_foreach(rc == API_OK ? stored : NULL, i, d)
+		*n -= json_is_true(json_object_get(d, "builtin"));
+	json_decref(stored);
+	return rc;
+}
+
 static enum api_err set_load(struct store *s, struct tenant_set *t, const char *tenant)
 {
 	json_t *docs = NULL, *d;

@@ -36,6 +36,13 @@ void policy_cache_forget(struct app *app, const char *tenant);
 enum api_err policy_tenant_docs(struct store *s, const char *tenant, json_t **out);
 
 /*
+ * How many built-in policies of tenant run with their defaults (enabled, on
+ * every database) because the tenant never changed them: the databases API
+ * adds them to the stored policies it counts in policies_active.
+ */
+enum api_err policy_builtins_default(struct store *s, const char *tenant, int64_t *n);
+
+/*
  * Evaluates events (*ev)[0..n) (validated, before the store write) against
  * their tenants' enabled policies and the built-in detectors, on the
  * statements as sent. Derived events are appended to *ev (reallocated;

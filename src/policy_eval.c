@@ -307,10 +307,12 @@ static enum api_err eval_builtins(struct app *app, const struct tenant_set *t,
 		in.sensitive_objects = sensitive_objects(app->store, e, dbs);
 	nh = detect_run(&in, hits, DETECT__COUNT);
 	/*
-	 * LOGIN ANOMALY (pol_builtin_login_anomaly): the integrator adds here the
-	 * hit of detect_login_anomaly(&in, e->tenant, <the shared counter of
-	 * src/detect_counter.h>, <limits>, e->timestamp_ms, &hits[nh]) when it
-	 * fires (nh++); the loop below derives it like the other detectors'.
+	 * LOGIN ANOMALY (pol_builtin_login_anomaly): the hit of the shared-counter
+	 * detector goes here, when builtin_of(t, DETECT_LOGIN_ANOMALY) is enabled:
+	 * if (detect_login_check(<the process's struct detect_counters>, e->tenant,
+	 *			  &in, time_now_ms(), &hits[nh])) nh++;
+	 * (src/detect_counter.h); the loop below derives it like the others'.
+	 * hits[] has room for it (DETECT__COUNT).
 	 */
 	for (size_t h = 0; rc == API_OK && h < nh; h++) {
 		const struct policy *p = builtin_of(t, hits[h].kind);

@@ -25,6 +25,7 @@ struct crypto_keyring;
 struct stream_hub;
 struct ratelimit;
 struct detect_counters;
+struct policy_cache;
 
 enum app_role { APP_ROLE_API, APP_ROLE_STREAM };
 
@@ -42,6 +43,7 @@ struct app {
 	enum api_err health_last;
 	struct stream_hub *hub;     /* borrowed; the stream server's, NULL elsewhere */
 	pthread_mutex_t *lock;      /* borrowed; guards store and auth in the threaded stream server */
+	struct policy_cache *policies; /* owned; compiled policies of this worker (policy_eval.h) */
 };
 
 #define API_MAX_PARAMS 4

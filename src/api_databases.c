@@ -22,6 +22,7 @@
 #include "dbprobe.h"
 #include "dbrec.h"
 #include "dbsecrets.h"
+#include "policy_eval.h"
 #include "metrics.h"
 #include "store_databases.h"
 #include "util/log.h"
@@ -109,7 +110,13 @@ static enum api_err respond_detail(struct ctx *c, int status, json_t *rec)
 	const char *at = NULL;
 	enum api_err rc;
 
+	const char *tenant = json_string_value(json_object_get(rec, "tenant_id"));
+	int64_t builtins = 0;
+
 	rc = store_database_stats(c->app->store, c->who, id, time_now_ms(), &st);
+	if (rc == API_OK)   /* built-ins the tenant never changed are active too */
+		rc = policy_builtins_default(c->app->store, tenant ? tenant : "", &builtins);
+	st.policies_active += builtins;
 	if (rc == API_OK)
 		rc = last_event_at(c, id, &ev, &at);
 	if (rc != API_OK)

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "event.h"
 #include "metrics.h"
+#include "policy_eval.h"
 #include "store.h"
 #include "util/str.h"
 #include "util/timeutil.h"
@@ -204,7 +205,7 @@ enum api_err api_events_post(struct ctx *c)
 {
 	json_t *arr = NULL, *ids = NULL;
 	struct event_in *ev = NULL;
-	size_t n = 0, bad = 0, dups = 0;
+	size_t n = 0, bad = 0, dups = 0, total = 0;  /* total: n and the derived events */
 	enum api_err rc;
 
 	rc = api_query_only(c, (const char *const[]){ NULL });
@@ -227,12 +228,17 @@ enum api_err api_events_post(struct ctx *c)
 			      bad, ev[bad].database_id, ev[bad].tenant);
 		goto out;
 	}
-	/* audit_options last: everything before this saw the statements as sent. */
+	/* Policies and detectors see the statements as sent; then the
+	 * audit_options of each event's database, derived events included. */
 	if (rc == API_OK)
-		rc = audit_apply_batch(ev, n);
+		rc = policy_eval_batch(c->app, &ev, n, &total);
 	if (rc == API_OK)
-		rc = store_events_insert(c->app->store, ev, n, time_now_ms(),
-					 c->app->cfg->cursor_gap_lease_ms);
+		rc = audit_apply_batch(ev, total);
+	if (rc == API_OK)
+		rc = policy_eval_store(c->app->store, ev, total, time_now_ms(),
+				       c->app->cfg->cursor_gap_lease_ms);
+	if (rc == API_OK)
+		rc = policy_eval_alerts(c->app, ev, n, total);
 	if (rc == API_ERR_UNAVAILABLE) {
 		rc = api_fail(c, rc, "the events could not be stored durably; retry the batch "
 			      "(events with an external_id are never stored twice)");
@@ -254,7 +260,7 @@ enum api_err api_events_post(struct ctx *c)
 	http_response_json(c->res, 201, json_pack("{s:I,s:I,s:o}", "accepted", (json_int_t)(n - dups),
 						   "duplicates", (json_int_t)dups, "ids", ids));
 out:
-	for (size_t i = 0; ev != NULL && i < n; i++)
+	for (size_t i = 0; ev != NULL && i < (total > n ? total : n); i++)
 		event_in_cleanup(&ev[i]);
 	free(ev);
 	json_decref(arr);

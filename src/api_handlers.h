@@ -68,4 +68,14 @@ enum api_err api_kaudit_list(struct ctx *c);
 enum api_err api_kaudit_get(struct ctx *c);
 enum api_err api_kaudit_summary(struct ctx *c);
 
+/* api_policies.c, api_alerts.c */
+enum api_err api_policies_list(struct ctx *c);
+enum api_err api_policies_create(struct ctx *c);
+enum api_err api_policies_get(struct ctx *c);
+enum api_err api_policies_patch(struct ctx *c);
+enum api_err api_policies_delete(struct ctx *c);
+enum api_err api_alerts_list(struct ctx *c);
+enum api_err api_alerts_get(struct ctx *c);
+enum api_err api_alerts_patch(struct ctx *c);
+
 #endif

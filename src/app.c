@@ -13,6 +13,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "metrics.h"
+#include "policy_eval.h"
 #include "ratelimit.h"
 #include "detect_counter.h"
 #include "route.h"
@@ -148,6 +149,7 @@ enum api_err app_init(struct app *app, const struct config *cfg, enum app_role r
 
 void app_cleanup(struct app *app)
 {
+	policy_cache_free(app->policies);
 	crypto_keyring_free(app->keys);
 	ratelimit_free(app->limits);
 	detect_counters_free(app->detect);

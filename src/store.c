@@ -474,3 +474,58 @@ enum api_err store_database_import(struct store *s, json_t *rec)
 	store_count_call(s);
 	return s->engine->database_import(s, rec);
 }
+
+/* ---------------------------------------------------------------- policies and alerts */
+
+enum api_err store_policy_put(struct store *s, const char *tenant, json_t *doc,
+			      enum store_put_mode mode)
+{
+	store_count_call(s);
+	return s->engine->policy_put(s, tenant, doc, mode);
+}
+
+enum api_err store_policy_get(struct store *s, const char *tenant, const char *id, json_t **doc)
+{
+	store_count_call(s);
+	return s->engine->policy_get(s, tenant, id, doc);
+}
+
+enum api_err store_policy_delete(struct store *s, const char *tenant, const char *id)
+{
+	store_count_call(s);
+	return s->engine->policy_delete(s, tenant, id);
+}
+
+enum api_err store_policy_list(struct store *s, const char *tenant, json_t **items)
+{
+	store_count_call(s);
+	return s->engine->policy_list(s, tenant, items);
+}
+
+enum api_err store_alert_record(struct store *s, json_t *alert, const char *open_key,
+				bool *absorbed)
+{
+	store_count_call(s);
+	return s->engine->alert_record(s, alert, open_key, absorbed);
+}
+
+enum api_err store_alert_get(struct store *s, const struct principal *p, const char *id,
+			     json_t **doc)
+{
+	store_count_call(s);
+	return s->engine->alert_get(s, p, id, doc);
+}
+
+enum api_err store_alert_list(struct store *s, const struct principal *p,
+			      const struct store_alert_filter *f, json_t **items, int64_t *total)
+{
+	store_count_call(s);
+	return s->engine->alert_list(s, p, f, items, total);
+}
+
+enum api_err store_alert_update(struct store *s, const char *tenant, const char *id,
+				const char *from_status, json_t *set, bool close, json_t **out)
+{
+	store_count_call(s);
+	return s->engine->alert_update(s, tenant, id, from_status, set, close, out);
+}

@@ -15,6 +15,7 @@
 
 #include "store.h"
 #include "store_databases.h"
+#include "store_policies.h"
 
 struct store_engine;
 struct store_counts;
@@ -118,6 +119,22 @@ struct store_engine {
 	enum api_err (*database_import)(struct store *s, json_t *rec);
 	enum api_err (*database_replace_secrets)(struct store *s, const char *id, json_t *old,
 						 json_t *secrets);
+
+	/* policies and alerts (store_policies.h) */
+	enum api_err (*policy_put)(struct store *s, const char *tenant, json_t *doc,
+				   enum store_put_mode mode);
+	enum api_err (*policy_get)(struct store *s, const char *tenant, const char *id,
+				   json_t **doc);
+	enum api_err (*policy_delete)(struct store *s, const char *tenant, const char *id);
+	enum api_err (*policy_list)(struct store *s, const char *tenant, json_t **items);
+	enum api_err (*alert_record)(struct store *s, json_t *alert, const char *open_key,
+				     bool *absorbed);
+	enum api_err (*alert_get)(struct store *s, const struct principal *p, const char *id,
+				  json_t **doc);
+	enum api_err (*alert_list)(struct store *s, const struct principal *p,
+				   const struct store_alert_filter *f, json_t **items, int64_t *total);
+	enum api_err (*alert_update)(struct store *s, const char *tenant, const char *id,
+				     const char *from_status, json_t *set, bool close, json_t **out);
 };
 
 extern const struct store_engine store_mongo_engine;

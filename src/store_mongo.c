@@ -420,4 +420,12 @@ const struct store_engine store_mongo_engine = {
 	.database_mark_stale = store_mongo_database_mark_stale,
 	.database_foreach = store_mongo_database_foreach,
 	.database_replace_secrets = store_mongo_database_replace_secrets,
+	.policy_put = store_mongo_policy_put,
+	.policy_get = store_mongo_policy_get,
+	.policy_delete = store_mongo_policy_delete,
+	.policy_list = store_mongo_policy_list,
+	.alert_record = store_mongo_alert_record,
+	.alert_get = store_mongo_alert_get,
+	.alert_list = store_mongo_alert_list,
+	.alert_update = store_mongo_alert_update,
 };

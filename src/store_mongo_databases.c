@@ -409,10 +409,12 @@ static int64_t count_events_since(struct store *s, const struct principal *p, co
 static int64_t count_open_alerts(struct store *s, const struct principal *p, const char *id,
 				 enum api_err *rc)
 {
-	bson_t q = BSON_INITIALIZER;
+	bson_t q = BSON_INITIALIZER, in;
 	int64_t n = -1;
 
-	if (db_ref_filter(&q, p, id) && BSON_APPEND_UTF8(&q, "status", "open"))
+	if (db_ref_filter(&q, p, id) && BSON_APPEND_DOCUMENT_BEGIN(&q, "status", &in) &&
+	    store_mongo_append_str_array(&in, "$in", (const char *[]){ "open", "acknowledged" }, 2) &&
+	    bson_append_document_end(&q, &in))
 		n = count(s, ALERTS, &q, "alert count", rc);
 	bson_destroy(&q);
 	return n;

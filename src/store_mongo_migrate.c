@@ -29,6 +29,18 @@ static const struct store_mongo_index indexes[] = {
 	  "{\"tenant_id\": 1, \"database_id\": 1, \"status\": 1}", false },
 	{ "policies", "tenant_id_1_enabled_1_database_ids_1",
 	  "{\"tenant_id\": 1, \"enabled\": 1, \"database_ids\": 1}", false },
+	/* alerts: one open alert per policy, database and user; the list and its filters */
+	{ "alerts", "open_key_1", "{\"open_key\": 1}", true },
+	{ "alerts", "tenant_id_1_created_at_-1__id_-1",
+	  "{\"tenant_id\": 1, \"created_at\": -1, \"_id\": -1}", false },
+	{ "alerts", "tenant_id_1_status_1_created_at_-1__id_-1",
+	  "{\"tenant_id\": 1, \"status\": 1, \"created_at\": -1, \"_id\": -1}", false },
+	{ "alerts", "tenant_id_1_policy_id_1_created_at_-1__id_-1",
+	  "{\"tenant_id\": 1, \"policy_id\": 1, \"created_at\": -1, \"_id\": -1}", false },
+	{ "alerts", "tenant_id_1_severity_1_created_at_-1__id_-1",
+	  "{\"tenant_id\": 1, \"severity\": 1, \"created_at\": -1, \"_id\": -1}", false },
+	{ "alerts", "tenant_id_1_database_id_1_created_at_-1__id_-1",
+	  "{\"tenant_id\": 1, \"database_id\": 1, \"created_at\": -1, \"_id\": -1}", false },
 	/* events: docs/storage.md lists the queries each one serves */
 	{ "events", "seq_1", "{\"seq\": 1}", true },
 	{ "events", "xid_1", "{\"xid\": 1}", true },

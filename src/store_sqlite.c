@@ -63,9 +63,16 @@ static const char *const schema[] = {
 	"CREATE UNIQUE INDEX IF NOT EXISTS databases_unique ON databases (tenant, host, port, dbname)",
 	"CREATE INDEX IF NOT EXISTS databases_tenant_created ON databases (tenant, created DESC, id DESC)",
 	"CREATE INDEX IF NOT EXISTS databases_status_hb ON databases (status, hb_at)",
+	/* open_key: policy, database and user of an open or acknowledged alert
+	 * (its id once resolved), so that one alert absorbs repeated matches */
 	"CREATE TABLE IF NOT EXISTS alerts (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
-	" database_id TEXT, status TEXT, doc TEXT NOT NULL) WITHOUT ROWID",
+	" database_id TEXT, status TEXT, open_key TEXT NOT NULL, created TEXT NOT NULL,"
+	" doc TEXT NOT NULL) WITHOUT ROWID",
 	"CREATE INDEX IF NOT EXISTS alerts_tenant_db_status ON alerts (tenant, database_id, status)",
+	"CREATE UNIQUE INDEX IF NOT EXISTS alerts_open_key ON alerts (open_key)",
+	"CREATE INDEX IF NOT EXISTS alerts_tenant_created ON alerts (tenant, created DESC, id DESC)",
+	"CREATE INDEX IF NOT EXISTS alerts_tenant_status_created ON alerts"
+	" (tenant, status, created DESC, id DESC)",
 	"CREATE TABLE IF NOT EXISTS policies (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
 	" enabled INTEGER NOT NULL, database_ids TEXT, doc TEXT NOT NULL) WITHOUT ROWID",
 	"CREATE INDEX IF NOT EXISTS policies_tenant_enabled ON policies (tenant, enabled)",
@@ -116,8 +123,12 @@ static const char backfill[] =
 	" FROM events, (SELECT 60000 AS span UNION ALL SELECT 3600000 UNION ALL SELECT 86400000) s,"
 	" (SELECT 0 AS kind UNION ALL SELECT 1) k WHERE v IS NOT NULL GROUP BY 1, 2, 3, 4, 5";
 
-/* 2: the summary counters */
-#define SCHEMA_VERSION 2
+/*
+ * 2: the summary counters (filled from the events of a version 1 file);
+ * 3: alerts gained open_key and created (versions 1 and 2 only ever read
+ *    the table, empty: it is recreated)
+ */
+#define SCHEMA_VERSION 3
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -286,6 +297,8 @@ static int create_schema(sqlite3 *db)
 
 	if (rc == SQLITE_OK)
 		rc = schema_version(db, &version); /* another process may have done it */
+	if (rc == SQLITE_OK && version >= 1 && version < 3)
+		rc = exec_plain(db, "DROP TABLE IF EXISTS alerts");
 	for (size_t i = 0; rc == SQLITE_OK && version < SCHEMA_VERSION &&
 	     i < sizeof(schema) / sizeof(schema[0]); i++)
 		rc = exec_plain(db, schema[i]);
@@ -824,4 +837,12 @@ const struct store_engine store_sqlite_engine = {
 	.database_mark_stale = store_sqlite_database_mark_stale,
 	.database_foreach = store_sqlite_database_foreach,
 	.database_replace_secrets = store_sqlite_database_replace_secrets,
+	.policy_put = store_sqlite_policy_put,
+	.policy_get = store_sqlite_policy_get,
+	.policy_delete = store_sqlite_policy_delete,
+	.policy_list = store_sqlite_policy_list,
+	.alert_record = store_sqlite_alert_record,
+	.alert_get = store_sqlite_alert_get,
+	.alert_list = store_sqlite_alert_list,
+	.alert_update = store_sqlite_alert_update,
 };

@@ -187,4 +187,19 @@ enum api_err store_sqlite_database_foreach(struct store *s, enum api_err (*cb)(j
 enum api_err store_sqlite_database_replace_secrets(struct store *s, const char *id, json_t *old,
 						   json_t *secrets);
 
+/* policies and alerts (store_sqlite_policies.c) */
+enum api_err store_sqlite_policy_put(struct store *s, const char *tenant, json_t *doc,
+				 enum store_put_mode mode);
+enum api_err store_sqlite_policy_get(struct store *s, const char *tenant, const char *id, json_t **doc);
+enum api_err store_sqlite_policy_delete(struct store *s, const char *tenant, const char *id);
+enum api_err store_sqlite_policy_list(struct store *s, const char *tenant, json_t **items);
+enum api_err store_sqlite_alert_record(struct store *s, json_t *alert, const char *open_key,
+				   bool *absorbed);
+enum api_err store_sqlite_alert_get(struct store *s, const struct principal *p, const char *id,
+				json_t **doc);
+enum api_err store_sqlite_alert_list(struct store *s, const struct principal *p,
+				 const struct store_alert_filter *f, json_t **items, int64_t *total);
+enum api_err store_sqlite_alert_update(struct store *s, const char *tenant, const char *id,
+				   const char *from_status, json_t *set, bool close, json_t **out);
+
 #endif

@@ -384,7 +384,8 @@ enum api_err store_sqlite_database_stats(struct store *s, const struct principal
 	sq_tenants(&q, "tenant", p);
 	if ((e = count(s, &q, &out->events_this_week, "event count")) != API_OK)
 		return e;
-	sq_init(&q, "SELECT count(*) FROM alerts WHERE database_id = ? AND status = 'open'");
+	sq_init(&q, "SELECT count(*) FROM alerts WHERE database_id = ?"
+		" AND status IN ('open', 'acknowledged')");
 	sq_str(&q, id);
 	sq_tenants(&q, "tenant", p);
 	if ((e = count(s, &q, &out->alerts_pending, "alert count")) != API_OK)

@@ -76,8 +76,11 @@ class _Table:
                      det.get("source_ip"), det.get("session_id"), d.get("aid"),
                      0 if d.get("ok") is False else 1, self._ts, doc))
         if self.name == "alerts":
-            return ("INSERT INTO alerts (id, tenant, database_id, status, doc) VALUES (?, ?, ?, ?, ?)",
-                    (d["_id"], d["tenant_id"], d.get("database_id"), d.get("status"), doc))
+            # open_key: the dedup key of an open alert; its own id releases it
+            return ("INSERT INTO alerts (id, tenant, database_id, status, open_key, created, doc)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (d["_id"], d["tenant_id"], d.get("database_id"), d.get("status"),
+                     d.get("open_key", d["_id"]), d.get("created_at", ""), doc))
         if self.name == "policies":
             ids = d.get("database_ids")
             return ("INSERT INTO policies (id, tenant, enabled, database_ids, doc) VALUES (?, ?, ?, ?, ?)",

@@ -214,7 +214,7 @@ def test_create_defaults_and_detail(call, key_a, dbs):
     assert body["audit_options"] == {"capture_queries": True, "capture_results": False,
                                      "mask_sensitive_data": True}
     assert body["stats"] == {"events_today": 0, "events_this_week": 0, "alerts_pending": 0,
-                             "policies_active": 0}
+                             "policies_active": 5}   # the built-in detectors
     assert body["health"]["last_heartbeat"] is None
     assert "heartbeat" in body["health"]["message"]
     assert body["last_test"] is None
@@ -609,7 +609,7 @@ def test_stats_and_last_event(call, key_a, tenant_a, store, dbs, conf):
     try:
         body = call("GET", f"/v1/databases/{d['id']}", key_a).json()
         assert body["stats"] == {"events_today": in_today, "events_this_week": in_week,
-                                 "alerts_pending": 2, "policies_active": 3}
+                                 "alerts_pending": 3, "policies_active": 3 + 5}  # 5 built-ins
         assert body["last_event_at"] == now.strftime("%Y-%m-%dT%H:%M:%SZ")
         st = call("GET", f"/v1/databases/{d['id']}/status", key_a).json()
         assert st["last_event"] == {"timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -726,6 +726,111 @@ static bool scans_events(const char *detail)
 	return false;
 }
 
+/* ---------------------------------------------------------------- policies and alerts */
+
+static json_t *alert_doc(const char *id, const char *tenant, const char *policy, const char *at)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:n,s:i,s:s,s:s,s:s,s:s}", "_id", id,
+			 "tenant_id", tenant, "status", "open", "severity", "warning",
+			 "policy_id", policy, "database_id", "db_1", "user", "count", 1,
+			 "first_seen_at", at, "last_seen_at", at, "created_at", at, "updated_at", at);
+}
+
+static void test_policies(void **state)
+{
+	FIXTURE(state);
+	const char *t = f->p.tenants[0];
+	json_t *doc = json_pack("{s:s,s:b,s:[s],s:s,s:s}", "id", "pol_conf1", "enabled", 1,
+				"database_ids", "db_1", "name", "one", "tenant_id", t);
+	json_t *got = NULL, *items = NULL, *a, *b, *set, *out = NULL;
+	struct store_alert_filter af = { .limit = 10 };
+	struct dbrec_stats st;
+	int64_t total = 0;
+	bool absorbed = true;
+
+	assert_int_equal(store_policy_put(f->s, t, doc, STORE_PUT_CREATE), API_OK);
+	assert_int_equal(store_policy_put(f->s, t, doc, STORE_PUT_CREATE), API_ERR_CONFLICT);
+	assert_int_equal(store_policy_get(f->s, t, "pol_conf1", &got), API_OK);
+	assert_string_equal(json_string_value(json_object_get(got, "name")), "one");
+	json_decref(got);
+	assert_int_equal(store_policy_get(f->s, f->other.tenants[0], "pol_conf1", &got),
+			 API_ERR_NOT_FOUND);
+	json_object_set_new(doc, "name", json_string("renamed"));
+	assert_int_equal(store_policy_put(f->s, t, doc, STORE_PUT_REPLACE), API_OK);
+	assert_int_equal(store_policy_put(f->s, f->other.tenants[0], doc, STORE_PUT_REPLACE),
+			 API_ERR_NOT_FOUND);
+	json_object_set_new(doc, "id", json_string("pol_builtin_x"));
+	assert_int_equal(store_policy_put(f->s, t, doc, STORE_PUT_UPSERT), API_OK);
+	assert_int_equal(store_policy_put(f->s, t, doc, STORE_PUT_UPSERT), API_OK);
+	assert_int_equal(store_policy_list(f->s, t, &items), API_OK);
+	assert_int_equal(json_array_size(items), 2);
+	json_decref(items);
+	assert_int_equal(store_policy_list(f->s, f->other.tenants[0], &items), API_OK);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	assert_int_equal(store_database_stats(f->s, &f->p, "db_1", 0, &st), API_OK);
+	assert_int_equal(st.policies_active, 2);
+	assert_int_equal(store_policy_delete(f->s, t, "pol_builtin_x"), API_OK);
+	assert_int_equal(store_policy_delete(f->s, t, "pol_builtin_x"), API_ERR_NOT_FOUND);
+	assert_int_equal(store_policy_get(f->s, t, "pol_conf1", &got), API_OK);
+	assert_string_equal(json_string_value(json_object_get(got, "name")), "renamed");
+	json_decref(got);
+	json_decref(doc);
+
+	/* alerts: one per open key; a resolved alert releases its key */
+	a = alert_doc("alt_000000000000000000000001", t, "pol_conf1", "2025-01-01T00:00:00.000Z");
+	b = alert_doc("alt_000000000000000000000002", t, "pol_conf1", "2025-01-02T00:00:00.000Z");
+	assert_int_equal(store_alert_record(f->s, a, "k1", &absorbed), API_OK);
+	assert_false(absorbed);
+	assert_int_equal(store_alert_record(f->s, b, "k1", &absorbed), API_OK);
+	assert_true(absorbed);
+	assert_int_equal(store_alert_get(f->s, &f->p, "alt_000000000000000000000001", &got), API_OK);
+	assert_int_equal(json_integer_value(json_object_get(got, "count")), 2);
+	assert_string_equal(json_string_value(json_object_get(got, "last_seen_at")),
+			    "2025-01-02T00:00:00.000Z");
+	assert_null(json_object_get(got, "open_key"));
+	json_decref(got);
+	assert_int_equal(store_alert_get(f->s, &f->other, "alt_000000000000000000000001", &got),
+			 API_ERR_NOT_FOUND);
+	assert_int_equal(store_database_stats(f->s, &f->p, "db_1", 0, &st), API_OK);
+	assert_int_equal(st.alerts_pending, 1);
+	set = json_pack("{s:s}", "status", "resolved");
+	assert_int_equal(store_alert_update(f->s, t, "alt_000000000000000000000001", "acknowledged",
+					    set, true, &out), API_ERR_CONFLICT);
+	assert_int_equal(store_alert_update(f->s, f->other.tenants[0], "alt_000000000000000000000001",
+					    "open", set, true, &out), API_ERR_NOT_FOUND);
+	assert_int_equal(store_alert_update(f->s, t, "alt_000000000000000000000001", "open", set,
+					    true, &out), API_OK);
+	assert_string_equal(json_string_value(json_object_get(out, "status")), "resolved");
+	json_decref(out);
+	json_decref(set);
+	assert_int_equal(store_alert_record(f->s, b, "k1", &absorbed), API_OK);
+	assert_false(absorbed);
+	assert_int_equal(store_alert_list(f->s, &f->p, &af, &items, &total), API_OK);
+	assert_int_equal(total, 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "_id")),
+			    "alt_000000000000000000000002");
+	json_decref(items);
+	af.status = "open";
+	af.policy_id = "pol_conf1";
+	assert_int_equal(store_alert_list(f->s, &f->p, &af, &items, &total), API_OK);
+	assert_int_equal(total, 1);
+	json_decref(items);
+	af.policy_id = NULL;
+	af.status = NULL;
+	af.severity = "critical";
+	assert_int_equal(store_alert_list(f->s, &f->p, &af, &items, &total), API_OK);
+	assert_int_equal(total, 0);
+	json_decref(items);
+	af.severity = NULL;
+	af.database_id = "db_1";
+	assert_int_equal(store_alert_list(f->s, &f->other, &af, &items, &total), API_OK);
+	assert_int_equal(total, 0);
+	json_decref(items);
+	json_decref(a);
+	json_decref(b);
+}
+
 static void test_sqlite_plans(void **state)
 {
 	FIXTURE(state);
@@ -882,6 +987,7 @@ int main(void)
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_search_dense),
+		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_sqlite_plans),
 	};
 	const struct CMUnitTest mongo_tests[] = {
@@ -890,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_events_database_facts),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_policies),
 		cmocka_unit_test(test_mongo_indexes),
 	};
 	int failed = cmocka_run_group_tests_name("store on SQLite", sqlite_tests, setup_sqlite,

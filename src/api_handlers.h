@@ -68,4 +68,14 @@ enum api_err api_kaudit_list(struct ctx *c);
 enum api_err api_kaudit_get(struct ctx *c);
 enum api_err api_kaudit_summary(struct ctx *c);
 
+/* api_webhooks.c */
+enum api_err api_webhooks_list(struct ctx *c);
+enum api_err api_webhooks_create(struct ctx *c);
+enum api_err api_webhooks_get(struct ctx *c);
+enum api_err api_webhooks_patch(struct ctx *c);
+enum api_err api_webhooks_delete(struct ctx *c);
+enum api_err api_webhooks_deliveries(struct ctx *c);
+enum api_err api_webhooks_test(struct ctx *c);
+enum api_err api_webhooks_retry(struct ctx *c);
+
 #endif

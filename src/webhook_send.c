@@ -295,6 +295,7 @@ struct sender {
 	CURLM *multi;
 	struct flight flights[SENDER_MAX_INFLIGHT];
 	char owner[128];
+	int64_t last_created_ms;  /* the newest created_ms given to a delivery */
 	pthread_t thread;
 	volatile int stop;
 	bool running;
@@ -357,6 +358,10 @@ static enum api_err fill(struct sender *sd, json_t *hook, int64_t w)
 				   json_string_value(json_object_get(ev, "tenant_id")) : "") != 0 ||
 			    !webhook_matches(events, json_string_value(json_object_get(ev, "type"))))
 				continue;
+			/* created_ms orders the deliveries list: one per ms keeps commit order in it */
+			if (now <= sd->last_created_ms)
+				now = sd->last_created_ms + 1;
+			sd->last_created_ms = now;
 			webhook_delivery_id(id, eid, did);
 			body = webhook_payload(ev);
 			d = json_pack("{s:s,s:s,s:s,s:s,s:O,s:I,s:s,s:s,s:i,s:n,s:n,s:n,s:I,s:I,s:I}",

@@ -14,6 +14,8 @@
 
 #include "config.h"
 #include "jobs.h"
+#include "metrics.h"
+#include "route.h"
 #include "store.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -57,6 +59,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < job_table_len && i < 32; i++)
 		last_rc[i] = API_OK;
+	/* The webhook sender counts its attempts in the metrics file /metrics reads. */
+	if (metrics_open(cfg.metrics_file[0] ? cfg.metrics_file : "/dev/shm/dbaudit-metrics",
+			 route_table, route_table_len, &why) != 0)
+		log_msg(LOG_ERROR, "metrics are off: %s", why);
+	why = NULL;
 	/* Webhook deliveries run in their own thread, with their own store handle. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    webhook_sender_start(&cfg, &why) != 0) {

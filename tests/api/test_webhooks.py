@@ -505,6 +505,26 @@ def test_worker_killed_mid_delivery_loses_nothing(api, key, ingest, receiver, va
         assert reqs[0]["headers"]["X-DBaudit-Delivery"] == reqs[1]["headers"]["X-DBaudit-Delivery"]
 
 
+def metric(base_url, name):
+    import requests
+    text = requests.get(base_url + "/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_metrics_count_attempts(api, key, ingest, receiver, base_url):
+    ok0 = metric(base_url, "dbaudit_webhook_deliveries_total")
+    bad0 = metric(base_url, "dbaudit_webhook_delivery_failures_total")
+    rec = receiver(lambda n: (500, 0, {}) if n == 0 else (204, 0, {}))
+    create(api, key, rec.url, events=["security.privilege_escalation"])
+    post_events(ingest, [event("security.privilege_escalation")])
+    assert rec.wait(lambda: len(rec.requests) >= 2)
+    assert rec.wait(lambda: metric(base_url, "dbaudit_webhook_deliveries_total") >= ok0 + 1)
+    assert metric(base_url, "dbaudit_webhook_delivery_failures_total") >= bad0 + 1
+
+
 def test_secret_never_in_clear(var_dir):
     assert SENT
     logs = var_dir / "log"

@@ -177,25 +177,25 @@ enum api_err store_sqlite_database_replace_secrets(struct store *s, const char *
 
 /* store_webhooks.h */
 enum api_err store_sqlite_webhook_insert(struct store *s, json_t *doc);
-enum api_err store_sqlite_webhook_get(struct store *s, const struct principal *p, const char
-		*id, json_t **out);
-enum api_err store_sqlite_webhook_list(struct store *s, const struct principal *p, int64_t
-		skip, int64_t limit, json_t **items, int64_t *total);
-enum api_err store_sqlite_webhook_update(struct store *s, const struct principal *p, const char
-		*id, json_t *set, json_t **out);
-enum api_err store_sqlite_webhook_delete(struct store *s, const struct principal *p, const char
-		*id);
+enum api_err store_sqlite_webhook_get(struct store *s, const struct principal *p, const char *id,
+				      json_t **out);
+enum api_err store_sqlite_webhook_list(struct store *s, const struct principal *p, int64_t skip,
+				       int64_t limit, json_t **items, int64_t *total);
+enum api_err store_sqlite_webhook_update(struct store *s, const struct principal *p,
+					 const char *id, json_t *set, json_t **out);
+enum api_err store_sqlite_webhook_delete(struct store *s, const struct principal *p,
+					 const char *id);
 enum api_err store_sqlite_webhook_active(struct store *s, json_t **items);
 enum api_err store_sqlite_webhook_lease(struct store *s, const char *id, const char *owner,
-		int64_t now_ms, int64_t until_ms);
+					int64_t now_ms, int64_t until_ms);
 enum api_err store_sqlite_webhook_advance(struct store *s, const char *id, const char *owner,
-		int64_t position);
+					  int64_t position);
 enum api_err store_sqlite_delivery_insert(struct store *s, json_t *doc);
-enum api_err store_sqlite_delivery_get(struct store *s, const struct principal *p, const char
-		*webhook_id, const char *id, json_t **out);
-enum api_err store_sqlite_delivery_list(struct store *s, const struct principal *p, const char
-		*webhook_id, const char *status, int64_t skip, int64_t limit, json_t **items, int64_t
-		*total);
+enum api_err store_sqlite_delivery_get(struct store *s, const struct principal *p,
+				       const char *webhook_id, const char *id, json_t **out);
+enum api_err store_sqlite_delivery_list(struct store *s, const struct principal *p,
+					const char *webhook_id, const char *status, int64_t skip,
+					int64_t limit, json_t **items, int64_t *total);
 enum api_err store_sqlite_delivery_next(struct store *s, const char *webhook_id, json_t **out);
 enum api_err store_sqlite_delivery_update(struct store *s, const char *id, json_t *set);
 

@@ -77,5 +77,14 @@ enum api_err api_policies_delete(struct ctx *c);
 enum api_err api_alerts_list(struct ctx *c);
 enum api_err api_alerts_get(struct ctx *c);
 enum api_err api_alerts_patch(struct ctx *c);
+/* api_webhooks.c */
+enum api_err api_webhooks_list(struct ctx *c);
+enum api_err api_webhooks_create(struct ctx *c);
+enum api_err api_webhooks_get(struct ctx *c);
+enum api_err api_webhooks_patch(struct ctx *c);
+enum api_err api_webhooks_delete(struct ctx *c);
+enum api_err api_webhooks_deliveries(struct ctx *c);
+enum api_err api_webhooks_test(struct ctx *c);
+enum api_err api_webhooks_retry(struct ctx *c);
 
 #endif

@@ -10,11 +10,16 @@
 #include <time.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
+
 #include "config.h"
 #include "jobs.h"
+#include "metrics.h"
+#include "route.h"
 #include "store.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "webhook_send.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -54,7 +59,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < job_table_len && i < 32; i++)
 		last_rc[i] = API_OK;
-	log_msg(LOG_INFO, "worker started with %zu jobs", job_table_len);
+	/* The webhook sender counts its attempts in the metrics file /metrics reads. */
+	if (metrics_open(cfg.metrics_file[0] ? cfg.metrics_file : "/dev/shm/dbaudit-metrics",
+			 route_table, route_table_len, &why) != 0)
+		log_msg(LOG_ERROR, "metrics are off: %s", why);
+	why = NULL;
+	/* Webhook deliveries run in their own thread, with their own store handle. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    webhook_sender_start(&cfg, &why) != 0) {
+		log_msg(LOG_ERROR, "webhook sender: %s", why ? why : "curl_global_init");
+		goto out;
+	}
+	log_msg(LOG_INFO, "worker started with %zu jobs and the webhook sender", job_table_len);
 	while (!stop_requested) {
 		struct timespec tick = { 0, 200 * 1000000 };
 
@@ -76,6 +92,7 @@ int main(int argc, char **argv)
 		nanosleep(&tick, NULL);
 	}
 	log_msg(LOG_INFO, "worker stopping");
+	webhook_sender_stop();
 	rc = 0;
 out:
 	store_free(store);

@@ -529,3 +529,91 @@ enum api_err store_alert_update(struct store *s, const char *tenant, const char 
 	store_count_call(s);
 	return s->engine->alert_update(s, tenant, id, from_status, set, close, out);
 }
+
+/* ---------------------------------------------------------------- webhooks */
+
+enum api_err store_webhook_insert(struct store *s, json_t *doc)
+{
+	store_count_call(s);
+	return s->engine->webhook_insert(s, doc);
+}
+
+enum api_err store_webhook_get(struct store *s, const struct principal *p, const char *id,
+			       json_t **out)
+{
+	store_count_call(s);
+	return s->engine->webhook_get(s, p, id, out);
+}
+
+enum api_err store_webhook_list(struct store *s, const struct principal *p, int64_t skip,
+				int64_t limit, json_t **items, int64_t *total)
+{
+	store_count_call(s);
+	return s->engine->webhook_list(s, p, skip, limit, items, total);
+}
+
+enum api_err store_webhook_update(struct store *s, const struct principal *p, const char *id,
+				  json_t *set, json_t **out)
+{
+	store_count_call(s);
+	return s->engine->webhook_update(s, p, id, set, out);
+}
+
+enum api_err store_webhook_delete(struct store *s, const struct principal *p, const char *id)
+{
+	store_count_call(s);
+	return s->engine->webhook_delete(s, p, id);
+}
+
+enum api_err store_webhook_active(struct store *s, json_t **items)
+{
+	store_count_call(s);
+	return s->engine->webhook_active(s, items);
+}
+
+enum api_err store_webhook_lease(struct store *s, const char *id, const char *owner,
+				 int64_t now_ms, int64_t until_ms)
+{
+	store_count_call(s);
+	return s->engine->webhook_lease(s, id, owner, now_ms, until_ms);
+}
+
+enum api_err store_webhook_advance(struct store *s, const char *id, const char *owner,
+				   int64_t position)
+{
+	store_count_call(s);
+	return s->engine->webhook_advance(s, id, owner, position);
+}
+
+enum api_err store_delivery_insert(struct store *s, json_t *doc)
+{
+	store_count_call(s);
+	return s->engine->delivery_insert(s, doc);
+}
+
+enum api_err store_delivery_get(struct store *s, const struct principal *p, const char *webhook_id,
+				const char *id, json_t **out)
+{
+	store_count_call(s);
+	return s->engine->delivery_get(s, p, webhook_id, id, out);
+}
+
+enum api_err store_delivery_list(struct store *s, const struct principal *p,
+				 const char *webhook_id, const char *status, int64_t skip,
+				 int64_t limit, json_t **items, int64_t *total)
+{
+	store_count_call(s);
+	return s->engine->delivery_list(s, p, webhook_id, status, skip, limit, items, total);
+}
+
+enum api_err store_delivery_next(struct store *s, const char *webhook_id, json_t **out)
+{
+	store_count_call(s);
+	return s->engine->delivery_next(s, webhook_id, out);
+}
+
+enum api_err store_delivery_update(struct store *s, const char *id, json_t *set)
+{
+	store_count_call(s);
+	return s->engine->delivery_update(s, id, set);
+}

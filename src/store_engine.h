@@ -16,6 +16,7 @@
 #include "store.h"
 #include "store_databases.h"
 #include "store_policies.h"
+#include "store_webhooks.h"
 
 struct store_engine;
 struct store_counts;
@@ -135,6 +136,28 @@ struct store_engine {
 				   const struct store_alert_filter *f, json_t **items, int64_t *total);
 	enum api_err (*alert_update)(struct store *s, const char *tenant, const char *id,
 				     const char *from_status, json_t *set, bool close, json_t **out);
+	/* store_webhooks.h */
+	enum api_err (*webhook_insert)(struct store *s, json_t *doc);
+	enum api_err (*webhook_get)(struct store *s, const struct principal *p, const char *id,
+				    json_t **out);
+	enum api_err (*webhook_list)(struct store *s, const struct principal *p, int64_t skip,
+				     int64_t limit, json_t **items, int64_t *total);
+	enum api_err (*webhook_update)(struct store *s, const struct principal *p, const char *id,
+				       json_t *set, json_t **out);
+	enum api_err (*webhook_delete)(struct store *s, const struct principal *p, const char *id);
+	enum api_err (*webhook_active)(struct store *s, json_t **items);
+	enum api_err (*webhook_lease)(struct store *s, const char *id, const char *owner,
+				      int64_t now_ms, int64_t until_ms);
+	enum api_err (*webhook_advance)(struct store *s, const char *id, const char *owner,
+					int64_t position);
+	enum api_err (*delivery_insert)(struct store *s, json_t *doc);
+	enum api_err (*delivery_get)(struct store *s, const struct principal *p,
+				     const char *webhook_id, const char *id, json_t **out);
+	enum api_err (*delivery_list)(struct store *s, const struct principal *p,
+				      const char *webhook_id, const char *status, int64_t skip,
+				      int64_t limit, json_t **items, int64_t *total);
+	enum api_err (*delivery_next)(struct store *s, const char *webhook_id, json_t **out);
+	enum api_err (*delivery_update)(struct store *s, const char *id, json_t *set);
 };
 
 extern const struct store_engine store_mongo_engine;

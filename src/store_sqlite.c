@@ -73,6 +73,19 @@ static const char *const schema[] = {
 	"CREATE INDEX IF NOT EXISTS alerts_tenant_created ON alerts (tenant, created DESC, id DESC)",
 	"CREATE INDEX IF NOT EXISTS alerts_tenant_status_created ON alerts"
 	" (tenant, status, created DESC, id DESC)",
+	/* webhooks (store_sqlite_webhooks.c) */
+	"CREATE TABLE IF NOT EXISTS webhooks (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
+	" created INTEGER NOT NULL, status TEXT NOT NULL, position INTEGER NOT NULL,"
+	" lease_owner TEXT NOT NULL, lease_until INTEGER NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID",
+	"CREATE INDEX IF NOT EXISTS webhooks_tenant_created ON webhooks (tenant, created DESC, id DESC)",
+	"CREATE INDEX IF NOT EXISTS webhooks_status ON webhooks (status, id)",
+	"CREATE TABLE IF NOT EXISTS webhook_deliveries (id TEXT PRIMARY KEY, webhook_id TEXT NOT NULL,"
+	" tenant TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL,"
+	" doc TEXT NOT NULL) WITHOUT ROWID",
+	"CREATE INDEX IF NOT EXISTS webhook_deliveries_created ON webhook_deliveries"
+	" (webhook_id, created DESC, id DESC)",
+	"CREATE INDEX IF NOT EXISTS webhook_deliveries_status ON webhook_deliveries"
+	" (webhook_id, status, seq, created)",
 	"CREATE TABLE IF NOT EXISTS policies (id TEXT PRIMARY KEY, tenant TEXT NOT NULL,"
 	" enabled INTEGER NOT NULL, database_ids TEXT, doc TEXT NOT NULL) WITHOUT ROWID",
 	"CREATE INDEX IF NOT EXISTS policies_tenant_enabled ON policies (tenant, enabled)",
@@ -845,4 +858,17 @@ const struct store_engine store_sqlite_engine = {
 	.alert_get = store_sqlite_alert_get,
 	.alert_list = store_sqlite_alert_list,
 	.alert_update = store_sqlite_alert_update,
+	.webhook_insert = store_sqlite_webhook_insert,
+	.webhook_get = store_sqlite_webhook_get,
+	.webhook_list = store_sqlite_webhook_list,
+	.webhook_update = store_sqlite_webhook_update,
+	.webhook_delete = store_sqlite_webhook_delete,
+	.webhook_active = store_sqlite_webhook_active,
+	.webhook_lease = store_sqlite_webhook_lease,
+	.webhook_advance = store_sqlite_webhook_advance,
+	.delivery_insert = store_sqlite_delivery_insert,
+	.delivery_get = store_sqlite_delivery_get,
+	.delivery_list = store_sqlite_delivery_list,
+	.delivery_next = store_sqlite_delivery_next,
+	.delivery_update = store_sqlite_delivery_update,
 };

@@ -22,6 +22,7 @@
 #include "principal.h"
 #include "store_mongo.h"
 #include "store_sqlite.h"
+#include "store_webhooks.h"
 
 #define MAX_SEEN 256
 
@@ -707,6 +708,114 @@ static void test_search_dense(void **state)
 	assert_int_equal(total, 1);
 	json_decref(items);
 	f->p = saved;
+/* ---------------------------------------------------------------- webhooks */
+
+static json_t *wh_doc(const char *id, const char *tenant, int64_t created)
+{
+	return json_pack("{s:s,s:s,s:s,s:[s],s:{s:s},s:s,s:I,s:I,s:s}", "_id", id, "tenant_id", tenant,
+			 "url", "https://example.com/h", "events", "security.*", "secret", "ct", "x",
+			 "status", "active", "position", (json_int_t)7, "created_ms", (json_int_t)created,
+			 "created_at", "2023-11-14T22:13:20Z");
+}
+
+static json_t *whd_doc(const char *id, const char *wh, const char *tenant, int64_t seq,
+		       int64_t created)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:i,s:I,s:I}", "_id", id, "webhook_id", wh,
+			 "tenant_id", tenant, "event_id", "evt_1", "seq", (json_int_t)seq, "body", "{}",
+			 "status", "pending", "attempts", 0, "next_ms", (json_int_t)0,
+			 "created_ms", (json_int_t)created);
+}
+
+static void test_webhooks(void **state)
+{
+	FIXTURE(state);
+	const char *t = f->p.tenants[0];
+	json_t *doc, *items = NULL, *set;
+	int64_t total = 0;
+	char w1[32], w2[32], d1[32], d2[32], d3[32];
+
+	snprintf(w1, sizeof(w1), "wh_%08x00000001", (unsigned)getpid());
+	snprintf(w2, sizeof(w2), "wh_%08x00000002", (unsigned)getpid());
+	snprintf(d1, sizeof(d1), "whd_%08x0000000000000001", (unsigned)getpid());
+	snprintf(d2, sizeof(d2), "whd_%08x0000000000000002", (unsigned)getpid());
+	snprintf(d3, sizeof(d3), "whd_%08x0000000000000003", (unsigned)getpid());
+	doc = wh_doc(w1, t, 1000);
+	assert_int_equal(store_webhook_insert(f->s, doc), API_OK);
+	assert_int_equal(store_webhook_insert(f->s, doc), API_ERR_CONFLICT);
+	json_decref(doc);
+	doc = wh_doc(w2, t, 2000);
+	assert_int_equal(store_webhook_insert(f->s, doc), API_OK);
+	json_decref(doc);
+	assert_int_equal(store_webhook_list(f->s, &f->p, 0, 10, &items, &total), API_OK);
+	assert_int_equal(total, 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "_id")), w2);
+	json_decref(items);
+	assert_int_equal(store_webhook_list(f->s, &f->other, 0, 10, &items, &total), API_OK);
+	assert_int_equal(total, 0);
+	json_decref(items);
+	assert_int_equal(store_webhook_get(f->s, &f->other, w1, &doc), API_ERR_NOT_FOUND);
+	/* leases: one owner at a time, taken over once expired */
+	assert_int_equal(store_webhook_lease(f->s, w1, "a", 100, 200), API_OK);
+	assert_int_equal(store_webhook_lease(f->s, w1, "b", 150, 250), API_ERR_CONFLICT);
+	assert_int_equal(store_webhook_lease(f->s, w1, "a", 150, 300), API_OK);
+	assert_int_equal(store_webhook_advance(f->s, w1, "b", 9), API_ERR_CONFLICT);
+	assert_int_equal(store_webhook_advance(f->s, w1, "a", 9), API_OK);
+	assert_int_equal(store_webhook_lease(f->s, w1, "b", 301, 400), API_OK);
+	set = json_pack("{s:s}", "url", "https://example.com/2");
+	assert_int_equal(store_webhook_update(f->s, &f->p, w1, set, &doc), API_OK);
+	assert_int_equal(store_webhook_update(f->s, &f->other, w1, set, NULL), API_ERR_NOT_FOUND);
+	json_decref(set);
+	assert_string_equal(json_string_value(json_object_get(doc, "url")), "https://example.com/2");
+	assert_int_equal(json_integer_value(json_object_get(doc, "position")), 9);
+	assert_string_equal(json_string_value(json_object_get(doc, "lease_owner")), "b");
+	json_decref(doc);
+	set = json_pack("{s:s}", "status", "paused");
+	assert_int_equal(store_webhook_update(f->s, &f->p, w2, set, NULL), API_OK);
+	json_decref(set);
+	assert_int_equal(store_webhook_active(f->s, &items), API_OK);
+	for (size_t i = 0; i < json_array_size(items); i++)
+		assert_string_not_equal(json_string_value(json_object_get(json_array_get(items, i),
+									  "_id")), w2);
+	json_decref(items);
+	/* deliveries */
+	doc = whd_doc(d2, w1, t, 20, 3000);
+	assert_int_equal(store_delivery_insert(f->s, doc), API_OK);
+	assert_int_equal(store_delivery_insert(f->s, doc), API_ERR_CONFLICT);
+	json_decref(doc);
+	doc = whd_doc(d1, w1, t, 10, 4000);
+	assert_int_equal(store_delivery_insert(f->s, doc), API_OK);
+	json_decref(doc);
+	doc = whd_doc(d3, w2, t, 5, 5000);
+	assert_int_equal(store_delivery_insert(f->s, doc), API_OK);
+	json_decref(doc);
+	assert_int_equal(store_delivery_next(f->s, w1, &doc), API_OK);
+	assert_string_equal(json_string_value(json_object_get(doc, "_id")), d1);
+	json_decref(doc);
+	set = json_pack("{s:s,s:i}", "status", "delivered", "attempts", 1);
+	assert_int_equal(store_delivery_update(f->s, d1, set), API_OK);
+	json_decref(set);
+	assert_int_equal(store_delivery_next(f->s, w1, &doc), API_OK);
+	assert_string_equal(json_string_value(json_object_get(doc, "_id")), d2);
+	json_decref(doc);
+	assert_int_equal(store_delivery_list(f->s, &f->p, w1, NULL, 0, 10, &items, &total), API_OK);
+	assert_int_equal(total, 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "_id")), d1);
+	json_decref(items);
+	assert_int_equal(store_delivery_list(f->s, &f->p, w1, "pending", 0, 10, &items, &total),
+			 API_OK);
+	assert_int_equal(total, 1);
+	json_decref(items);
+	assert_int_equal(store_delivery_get(f->s, &f->p, w1, d1, &doc), API_OK);
+	assert_int_equal(json_integer_value(json_object_get(doc, "attempts")), 1);
+	json_decref(doc);
+	assert_int_equal(store_delivery_get(f->s, &f->other, w1, d1, &doc), API_ERR_NOT_FOUND);
+	assert_int_equal(store_delivery_get(f->s, &f->p, w2, d1, &doc), API_ERR_NOT_FOUND);
+	assert_int_equal(store_webhook_delete(f->s, &f->other, w1), API_ERR_NOT_FOUND);
+	assert_int_equal(store_webhook_delete(f->s, &f->p, w1), API_OK);
+	assert_int_equal(store_delivery_next(f->s, w1, &doc), API_OK);
+	assert_null(doc);
+	assert_int_equal(store_webhook_delete(f->s, &f->p, w2), API_OK);
 }
 
 /* ---------------------------------------------------------------- query plans */
@@ -988,6 +1097,7 @@ int main(void)
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_search_dense),
 		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_webhooks),
 		cmocka_unit_test(test_sqlite_plans),
 	};
 	const struct CMUnitTest mongo_tests[] = {
@@ -997,6 +1107,7 @@ int main(void)
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_webhooks),
 		cmocka_unit_test(test_mongo_indexes),
 	};
 	int failed = cmocka_run_group_tests_name("store on SQLite", sqlite_tests, setup_sqlite,

@@ -492,6 +492,17 @@ def test_worker_killed_mid_delivery_loses_nothing(api, key, ingest, receiver, va
     assert rec.wait(lambda: len(rec.requests) >= 1)
     pid = int((var_dir / "run" / "worker.pid").read_text())
     os.kill(pid, signal.SIGKILL)
+    # SIGKILL is asynchronous: until the process is gone (or a zombie),
+    # `scripts/stack up` would see the worker running and start none.
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
     subprocess.run([str(repo_dir / "scripts" / "stack"), "up"], env=stack_env, check=True,
                    capture_output=True, timeout=600)
     assert rec.wait(lambda: len({b["id"] for b in rec.bodies()}) >= 4, timeout=120)

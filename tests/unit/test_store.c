@@ -708,6 +708,8 @@ static void test_search_dense(void **state)
 	assert_int_equal(total, 1);
 	json_decref(items);
 	f->p = saved;
+}
+
 /* ---------------------------------------------------------------- webhooks */
 
 static json_t *wh_doc(const char *id, const char *tenant, int64_t created)

@@ -1,8 +1,10 @@
 """GET /metrics (issue 16, CONTRACT §8): Prometheus text that Prometheus'
-own parser (python3-prometheus-client, the reference parser; promtool's
-package is 96 MB) accepts, aggregated over every worker, and values read
-back after known traffic. nginx lets only local addresses reach it
+own checker (`promtool check metrics`, installed by scripts/bootstrap) and
+its reference parser (python3-prometheus-client) accept, aggregated over
+every worker, and values read back after known traffic. nginx lets only local addresses reach it
 (test_nginx_front checks the refusal)."""
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -27,6 +29,18 @@ def scrape(base_url):
 
 def value(samples, name, **labels):
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_promtool_check_metrics(base_url):
+    """promtool lints the exposition (names, types, HELP, histogram series):
+    no problem reported."""
+    tool = shutil.which("promtool") or "/usr/local/bin/promtool"
+    r = requests.get(base_url + "/metrics", timeout=10)
+    assert r.status_code == 200
+    out = subprocess.run([tool, "check", "metrics"], input=r.text, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and not out.stdout.strip() and not out.stderr.strip(), \
+        out.stdout + out.stderr
 
 
 def test_metrics_parse_and_name_every_kind(base_url):

@@ -171,3 +171,22 @@ def test_every_answered_status_is_listed(base_url, routes, operations, admin_key
                     missing.append(f"{method} {path} ({what}): {r.status_code} {text[:120]}")
                 assert r.status_code < 500, f"{method} {path} ({what}): {r.status_code} {text[:300]}"
     assert not missing, "statuses answered but not listed in docs/openapi.yaml: " + "; ".join(missing)
+
+
+def test_served_document_passes_redocly_lint(base_url, tmp_path):
+    """The document /swagger serves passes a real OpenAPI validator,
+    @redocly/cli (pinned in tests/package.json, installed by
+    scripts/bootstrap), with its recommended rules: zero errors. Warnings
+    (operationId, license) are reported, not failed."""
+    cli = REPO / "tests" / "node_modules" / ".bin" / "redocly"
+    assert cli.exists(), "redocly missing: run scripts/bootstrap (npm ci in tests/)"
+    r = requests.get(base_url + "/swagger", timeout=10)
+    assert r.status_code == 200
+    doc = tmp_path / "openapi.yaml"
+    doc.write_bytes(r.content)
+    out = subprocess.run([str(cli), "lint", "--format=stylish", str(doc)], cwd=REPO / "tests",
+                         capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                              "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"})
+    errors = [line for line in out.stdout.splitlines() if " error " in line]
+    assert out.returncode == 0 and not errors, out.stdout[-3000:] + out.stderr[-2000:]

@@ -17,8 +17,32 @@ import pathlib
 import pytest
 import requests
 
+import schemacheck
+
 REPO = pathlib.Path(os.environ.get("DBAUDIT_REPO") or pathlib.Path(__file__).resolve().parents[2])
 TIMEOUT = 10
+
+# Every response of every requests.Session (requests.get and friends make
+# one per call) is checked against docs/openapi.yaml (schemacheck.py); the
+# test that received a violating response fails at its teardown.
+_checker = schemacheck.Checker(REPO / "docs" / "openapi.yaml")
+_session_init = requests.Session.__init__
+
+
+def _checked_session_init(self, *args, **kwargs):
+    _session_init(self, *args, **kwargs)
+    self.hooks["response"].append(lambda r, *a, **kw: _checker.check(r))
+
+
+requests.Session.__init__ = _checked_session_init
+
+
+@pytest.fixture(autouse=True)
+def responses_match_the_openapi_schemas():
+    schemacheck.take()
+    yield
+    bad = schemacheck.take()
+    assert not bad, "responses that do not match docs/openapi.yaml:\n" + "\n".join(bad[:20])
 
 
 def assert_error(resp, status, code=None, context=None):

@@ -232,7 +232,10 @@ def tenant_key(admin_bin):
 def register(base_url, key, dbtype, port, database):
     r = requests.post(base_url + "/v1/databases", headers={"X-Api-Key": key}, timeout=10, json={
         "name": f"collector test {database}", "type": dbtype, "host": "127.0.0.1", "port": port,
-        "database": database, "username": "audit", "password": "", "ssl_mode": "disable"})
+        "database": database, "username": "audit", "password": "", "ssl_mode": "disable",
+        # These tests check that the collector carries every statement exactly
+        # as the server ran it; masking (on by default) has test_masking.py.
+        "audit_options": {"mask_sensitive_data": False}})
     assert r.status_code == 201, r.text
     return r.json()["id"]
 

@@ -25,6 +25,7 @@
 #define STREAM_BATCH 64
 #define CATCH_UP_PAGE 200
 #define WATERMARK_MAX_STEPS 2000
+#define CATCH_UP_RETRY_MS 1000
 
 /* One open stream. Its filter's strings point into the request, which the
  * server keeps until the stream has ended. */
@@ -69,8 +70,8 @@ static int frame(struct buf *b, const char *id, const char *type, const char *da
 
 /*
  * Sends the events of (s->pos, upto] from the store, a page at a time.
- * Returns 0, or -1 when the client is gone or the store failed (the stream
- * ends; the client resumes from its last id).
+ * Returns 0, -1 when the client is gone, or 1 when the store failed (the
+ * caller retries from s->pos: the events sent so far stay sent).
  */
 static int catch_up(struct stream_session *s, struct http_sink *sink, int64_t upto)
 {
@@ -106,9 +107,8 @@ static int catch_up(struct stream_session *s, struct http_sink *sink, int64_t up
 		store_unlock(s->app);
 		json_decref(docs);
 		if (rc != API_OK || failed) {
-			log_msg(LOG_WARN, "stream: catching up from the store failed; ending the stream");
 			buf_cleanup(&b);
-			return -1;
+			return 1;
 		}
 		if (!more)
 			next = upto;
@@ -149,6 +149,7 @@ static void stream_run(void *arg, struct http_sink *sink)
 	char line[64];
 	int64_t beat = time_mono_ms() + cfg->stream_heartbeat_ms;
 	const char *why = "client gone";
+	bool failing = false;
 
 	log_set_request_id(s->rid);
 	stream_hub_attach(s->hub);
@@ -172,10 +173,31 @@ static void stream_run(void *arg, struct http_sink *sink)
 			if (http_sink_send(sink, ": heartbeat\n\n", 13) != 0)
 				break;
 		} else if (r == STREAM_BEHIND) {
-			if (catch_up(s, sink, newpos) != 0) {
-				why = "catch-up ended";
+			int cu = catch_up(s, sink, newpos);
+
+			if (cu < 0)
 				break;
+			if (cu > 0) {
+				/*
+				 * The store failed or was too slow: ending the stream
+				 * would lose the position of a client that has seen no
+				 * event yet (it would reconnect "from now"). Keep it,
+				 * check the client is still there, try again.
+				 */
+				if (!failing)
+					log_msg(LOG_WARN, "stream: catching up from the store failed; "
+						"retrying every %d ms", CATCH_UP_RETRY_MS);
+				failing = true;
+				if (http_sink_send(sink, ": heartbeat\n\n", 13) != 0)
+					break;
+				beat = time_mono_ms() + cfg->stream_heartbeat_ms;
+				/* A stop cuts the pause short; the next turn ends the stream. */
+				stream_hub_pause(s->hub, CATCH_UP_RETRY_MS);
+				continue;
 			}
+			if (failing)
+				log_msg(LOG_INFO, "stream: caught up from the store");
+			failing = false;
 			continue;
 		} else {
 			if (send_events(sink, ev, n) != 0)

@@ -22,6 +22,13 @@
 #define READER_MAX_STEPS 2000
 #define READER_RETRY_MS 1000
 #define READER_IDLE_MS 1000
+/*
+ * The reader's own store calls may take this long (store_timeout_ms, when
+ * longer, wins). No client waits on them, and a slow store (FerretDB scans
+ * every document) retried every second on a short timeout would never
+ * answer and only be loaded more.
+ */
+#define READER_STORE_TIMEOUT_MS 30000
 
 struct stream_hub {
 	const struct config *cfg;       /* borrowed */
@@ -174,19 +181,25 @@ static void deadline_ts(int64_t mono_ms, struct timespec *ts)
 	ts->tv_nsec = (long)(mono_ms % 1000) * 1000000L;
 }
 
-/* Sleeps ms or until stop; returns true when stopping. */
-static bool reader_pause(struct stream_hub *h, int64_t ms)
+/* Sleeps ms on cond or until stop; returns true when stopping. */
+static bool wait_stop(struct stream_hub *h, pthread_cond_t *cond, int64_t ms)
 {
 	struct timespec ts;
 	bool stop;
 
 	deadline_ts(time_mono_ms() + ms, &ts);
 	pthread_mutex_lock(&h->mu);
-	while (!h->stopping && pthread_cond_timedwait(&h->pause, &h->mu, &ts) != ETIMEDOUT)
+	while (!h->stopping && pthread_cond_timedwait(cond, &h->mu, &ts) != ETIMEDOUT)
 		;
 	stop = h->stopping;
 	pthread_mutex_unlock(&h->mu);
 	return stop;
+}
+
+/* The reader's sleep: a new first stream cuts it short (the pause cond). */
+static bool reader_pause(struct stream_hub *h, int64_t ms)
+{
+	return wait_stop(h, &h->pause, ms);
 }
 
 static bool hub_stopping(struct stream_hub *h)
@@ -320,6 +333,7 @@ enum api_err stream_hub_create(const struct config *cfg, stream_render_fn render
 			       struct stream_hub **out)
 {
 	struct stream_hub *h = calloc(1, sizeof(*h));
+	struct config reader_cfg;   /* the store keeps none of it */
 	pthread_condattr_t ca;
 	const char *why = NULL;
 	enum api_err rc;
@@ -337,7 +351,10 @@ enum api_err stream_hub_create(const struct config *cfg, stream_render_fn render
 	pthread_cond_init(&h->news, &ca);
 	pthread_cond_init(&h->pause, &ca);
 	pthread_condattr_destroy(&ca);
-	rc = h->ring ? store_open(cfg, &h->store, &why) : API_ERR_INTERNAL;
+	reader_cfg = *cfg;
+	if (reader_cfg.store_timeout_ms < READER_STORE_TIMEOUT_MS)
+		reader_cfg.store_timeout_ms = READER_STORE_TIMEOUT_MS;
+	rc = h->ring ? store_open(&reader_cfg, &h->store, &why) : API_ERR_INTERNAL;
 	if (rc != API_OK) {
 		log_msg(LOG_ERROR, "stream reader: %s", why ? why : "out of memory");
 		stream_hub_free(h);
@@ -432,6 +449,11 @@ enum stream_next stream_hub_next(struct stream_hub *h, int64_t pos, const struct
 	}
 	pthread_mutex_unlock(&h->mu);
 	return r;
+}
+
+bool stream_hub_pause(struct stream_hub *h, int64_t ms)
+{
+	return wait_stop(h, &h->news, ms);
 }
 
 void stream_hub_attach(struct stream_hub *h)

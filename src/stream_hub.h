@@ -99,6 +99,9 @@ enum stream_next stream_hub_next(struct stream_hub *h, int64_t pos, const struct
 				 const struct event_filter *f, int64_t deadline_ms,
 				 struct stream_event **out, size_t max, size_t *n, int64_t *newpos);
 
+/* Sleeps ms, or less when the hub stops; returns true when it is stopping. */
+bool stream_hub_pause(struct stream_hub *h, int64_t ms);
+
 /* Counts the streams of this process (a stream attaches while it runs). */
 void stream_hub_attach(struct stream_hub *h);
 void stream_hub_detach(struct stream_hub *h);

@@ -20,12 +20,42 @@
 #include "ratelimit_internal.h"
 #include "util/log.h"
 #include "util/shmfile.h"
+#include "util/timeutil.h"
+
+/*
+ * With Redis, a worker takes a busy principal's allowance a few units at a
+ * time and spends them without a round trip (docs/operations.md, "Rate
+ * limits"). A lease starts at one unit; it doubles (up to LEASE_MAX) each
+ * time the worker spends it all within LEASE_TTL_US, and never exceeds
+ * 1/LEASE_SHARE of what the limit has left, so a limit close to used up is
+ * charged one request at a time, exactly. Units are taken before they are
+ * spent: a lease can refuse a request early, never let one more through.
+ * Unspent units are given back with the next take of the same limits; a
+ * lease evicted by another principal's loses them (the lease was small:
+ * only a principal busy on this worker grows one).
+ */
+#define LEASE_SLOTS 256
+#define LEASE_MAX 32
+#define LEASE_SHARE 64
+#define LEASE_TTL_US 1000000
+
+struct lease {
+	uint64_t keys[RL_MAX_LIMITS];
+	size_t n;
+	int64_t units;          /* taken from Redis, not yet spent */
+	int64_t want;           /* the size of the next take */
+	int64_t remaining;      /* what Redis had left after the last take */
+	int64_t limit;          /* of the limit the headers are about */
+	int64_t reset_s;        /* X-RateLimit-Reset of the last take */
+	int64_t taken_us;       /* monotonic time of the last take */
+};
 
 struct ratelimit {
 	const struct config *cfg;   /* borrowed */
 	struct rl_shm *shm;         /* owned */
 	struct rl_redis *redis;     /* owned; NULL without ratelimit_redis_url */
 	bool fail_closed;
+	struct lease leases[LEASE_SLOTS];
 };
 
 bool rl_gcra_step(const struct rl_limit *l, int64_t tat, int64_t now, int64_t *next,
@@ -179,6 +209,69 @@ static void result_fill(const struct rl_limit *lims, const struct rl_outcome *o,
 		out->retry_after_s = 1;
 }
 
+static struct lease *lease_slot(struct ratelimit *rl, const struct rl_limit *lims, size_t n,
+				bool *same)
+{
+	uint64_t h = lims[0].key;
+	struct lease *l;
+
+	for (size_t i = 1; i < n; i++)
+		h = h * 0x9e3779b97f4a7c15ULL ^ lims[i].key;
+	l = &rl->leases[(h ^ h >> 29) % LEASE_SLOTS];
+	*same = l->n == n;
+	for (size_t i = 0; *same && i < n; i++)
+		*same = l->keys[i] == lims[i].key;
+	return l;
+}
+
+/* One request charged to n limits on Redis, from the worker's lease when it can. */
+static int redis_charge(struct ratelimit *rl, const struct rl_limit *lims, size_t n,
+			struct ratelimit_result *out)
+{
+	struct rl_outcome o;
+	bool same;
+	struct lease *l = lease_slot(rl, lims, n, &same);
+	int64_t now = time_mono_us(), want = 1, refund = 0, got = 0;
+
+	if (same && l->units > 0 && now - l->taken_us < LEASE_TTL_US) {
+		l->units--;
+		memset(out, 0, sizeof(*out));
+		out->limited = out->allowed = true;
+		out->limit = l->limit;
+		out->remaining = l->remaining + l->units;
+		out->reset_s = l->reset_s;
+		return 0;
+	}
+	if (same) {
+		refund = l->units;
+		/* Spent in time: take more next; left over or slow: start again. */
+		want = refund == 0 && now - l->taken_us < LEASE_TTL_US ? l->want * 2 : 1;
+		if (want > LEASE_MAX)
+			want = LEASE_MAX;
+		if (want > l->remaining / LEASE_SHARE)
+			want = l->remaining / LEASE_SHARE;
+		if (want < 1)
+			want = 1;
+	}
+	if (rl_redis_take(rl->redis, lims, n, want, refund, &o, &got) != 0)
+		return -1;
+	result_fill(lims, &o, out);
+	memset(l, 0, sizeof(*l));
+	for (size_t i = 0; i < n; i++)
+		l->keys[i] = lims[i].key;
+	l->n = n;
+	l->want = want;
+	l->taken_us = now;
+	if (got > 0) {
+		l->units = got - 1;     /* one is this request's */
+		l->remaining = o.remaining;
+		l->limit = out->limit;
+		l->reset_s = out->reset_s;
+		out->remaining = o.remaining + l->units;
+	}
+	return 0;
+}
+
 enum api_err ratelimit_check(struct ratelimit *rl, const struct principal *who,
 			     const char *method, const char *pattern,
 			     struct ratelimit_result *out)
@@ -198,14 +291,15 @@ enum api_err ratelimit_check(struct ratelimit *rl, const struct principal *who,
 	if (rlim > 0)
 		limit_init(&lims[n++], rl->cfg, rname, who->id, rlim);
 	if (rl->redis != NULL) {
-		if (rl_redis_take(rl->redis, lims, n, &o) != 0) {
-			if (rl->fail_closed)
-				return API_ERR_UNAVAILABLE;
-			return API_OK;   /* fail open: no headers, no limit */
-		}
-	} else {
-		rl_shm_take(rl->shm, lims, n, false, &o);
+		if (redis_charge(rl, lims, n, out) == 0)
+			return API_OK;
+		memset(out, 0, sizeof(*out));
+		out->allowed = true;
+		if (rl->fail_closed)
+			return API_ERR_UNAVAILABLE;
+		return API_OK;   /* fail open: no headers, no limit */
 	}
+	rl_shm_take(rl->shm, lims, n, false, &o);
 	result_fill(lims, &o, out);
 	return API_OK;
 }

@@ -75,13 +75,16 @@ int rl_redis_create(const char *url, int64_t timeout_ms, struct rl_redis **out,
 void rl_redis_free(struct rl_redis *r);
 
 /*
- * The same as rl_shm_take (never a peek) in one Lua script run with
- * EVALSHA on Redis' clock. Returns 0, or -1 when Redis cannot answer:
- * then it logs once per outage and retries to connect at most once a
- * second.
+ * The GCRA step of rl_shm_take (never a peek) in one Lua script run with
+ * EVALSHA on Redis' clock, taking up to want units at once: first gives
+ * back refund units (a lease's unspent ones), then takes the largest
+ * k <= want that all n limits fit and writes it to *got (0 when refused).
+ * out is the outcome after the take. Returns 0, or -1 when Redis cannot
+ * answer: then it logs once per outage and retries to connect at most
+ * once a second.
  */
-int rl_redis_take(struct rl_redis *r, const struct rl_limit *lims, size_t n,
-		  struct rl_outcome *out);
+int rl_redis_take(struct rl_redis *r, const struct rl_limit *lims, size_t n, int64_t want,
+		  int64_t refund, struct rl_outcome *out, int64_t *got);
 
 /*
  * Adds one event at now_ms to the sliding-window counter key (a hash of

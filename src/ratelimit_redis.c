@@ -23,38 +23,61 @@
 
 #define RL_REDIS_RETRY_MS 1000
 
-/* KEYS: the counters. ARGV: limit, interval_us, window_us per key. */
+/*
+ * KEYS: the counters. ARGV: want, refund, then limit, interval_us,
+ * window_us per key. Gives back refund units first (a worker's unspent
+ * lease: each moves the TAT back by one interval), then takes the largest
+ * k <= want that every limit fits, all or nothing. Returns {allowed,
+ * which, remaining, reset_us, retry_us, k}; a refusal is reported for one
+ * unit.
+ */
 static const char gcra_lua[] =
 	"local t = redis.call('TIME')\n"
 	"local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-	"local nexts, all = {}, 1\n"
+	"local want, refund = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+	"local tats, k = {}, want\n"
+	"for i = 1, #KEYS do\n"
+	"  local iv, w = tonumber(ARGV[3*i+1]), tonumber(ARGV[3*i+2])\n"
+	"  local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
+	"  if refund > 0 and tat > now then tat = tat - refund * iv end\n"
+	"  if tat < now or tat - now > w then tat = now end\n"
+	"  tats[i] = tat\n"
+	"  if iv > 0 then\n"
+	"    local fit = math.floor((w - (tat - now)) / iv)\n"
+	"    if fit < k then k = fit end\n"
+	"  end\n"
+	"end\n"
+	"if k < 1 then k = 0 end\n"
+	"local cost = math.max(k, 1)\n"
 	"local p_ok, p_i, p_rem, p_reset, p_retry = 1, 0, 0, 0, 0\n"
 	"for i = 1, #KEYS do\n"
-	"  local limit, iv, w = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])\n"
-	"  local tat = tonumber(redis.call('GET', KEYS[i]) or '0') or 0\n"
-	"  if tat < now or tat - now > w then tat = now end\n"
-	"  local nt = tat + iv\n"
+	"  local limit, iv, w = tonumber(ARGV[3*i]), tonumber(ARGV[3*i+1]), tonumber(ARGV[3*i+2])\n"
+	"  local tat = tats[i]\n"
+	"  local nt = tat + cost * iv\n"
 	"  local ok, rem, reset, retry = 1, 0, nt - now, 0\n"
-	"  nexts[i] = nt\n"
-	"  if nt - now > w then\n"
-	"    ok, reset, retry, all = 0, tat - now, nt - w - now, 0\n"
-	"  else\n"
+	"  if k == 0 and nt - now > w then\n"
+	"    ok, reset, retry = 0, tat - now, nt - w - now\n"
+	"  elseif iv > 0 then\n"
 	"    rem = math.floor((w - (nt - now)) / iv)\n"
-	"    if rem > limit - 1 then rem = limit - 1 end\n"
-	"    if rem < 0 then rem = 0 end\n"
+	"  else\n"
+	"    rem = limit\n"
 	"  end\n"
+	"  if rem > limit - 1 then rem = limit - 1 end\n"
+	"  if rem < 0 then rem = 0 end\n"
+	"  if k > 0 then tats[i] = nt end\n"
 	"  if i == 1 or (p_ok == 1 and ok == 0) or (p_ok == ok and\n"
 	"     ((ok == 1 and rem < p_rem) or (ok == 0 and retry > p_retry))) then\n"
 	"    p_ok, p_i, p_rem, p_reset, p_retry = ok, i - 1, rem, reset, retry\n"
 	"  end\n"
 	"end\n"
-	"if all == 1 then\n"
+	"if k > 0 or refund > 0 then\n"
 	"  for i = 1, #KEYS do\n"
-	"    redis.call('SET', KEYS[i], string.format('%.0f', nexts[i]), 'PX',\n"
-	"               math.floor(tonumber(ARGV[3*i]) / 1000) + 1000)\n"
+	"    redis.call('SET', KEYS[i], string.format('%.0f', tats[i]), 'PX',\n"
+	"               math.floor(tonumber(ARGV[3*i+2]) / 1000) + 1000)\n"
 	"  end\n"
 	"end\n"
-	"return {p_ok, p_i, p_rem, p_reset, p_retry}\n";
+	"if k == 0 then p_ok = 0 end\n"
+	"return {p_ok, p_i, p_rem, p_reset, p_retry, k}\n";
 
 /* The sliding-window counter of detect_counter.c: KEYS[1] a hash of
  * bucket -> count. ARGV: now_ms, window_ms, buckets. Returns the count of
@@ -222,11 +245,11 @@ static int redis_connect(struct rl_redis *r)
 
 /* Runs the script once; *noscript is set when Redis lost it (a restart). */
 static redisReply *redis_eval(struct rl_redis *r, const struct rl_limit *lims, size_t n,
-			      bool *noscript)
+			      int64_t want, int64_t refund, bool *noscript)
 {
-	char keys[RL_MAX_LIMITS][40], nums[RL_MAX_LIMITS][3][24], nk[8];
-	const char *argv[3 + RL_MAX_LIMITS * 4];
-	size_t argvlen[3 + RL_MAX_LIMITS * 4];
+	char keys[RL_MAX_LIMITS][40], nums[RL_MAX_LIMITS][3][24], nk[8], nw[24], nr[24];
+	const char *argv[5 + RL_MAX_LIMITS * 4];
+	size_t argvlen[5 + RL_MAX_LIMITS * 4];
 	int argc = 0;
 	redisReply *rep;
 
@@ -238,6 +261,10 @@ static redisReply *redis_eval(struct rl_redis *r, const struct rl_limit *lims, s
 		snprintf(keys[i], sizeof(keys[i]), "dbaudit:rl:%016llx", (unsigned long long)lims[i].key);
 		argv[argc++] = keys[i];
 	}
+	snprintf(nw, sizeof(nw), "%lld", (long long)want);
+	snprintf(nr, sizeof(nr), "%lld", (long long)refund);
+	argv[argc++] = nw;
+	argv[argc++] = nr;
 	for (size_t i = 0; i < n; i++) {
 		snprintf(nums[i][0], sizeof(nums[i][0]), "%lld", (long long)lims[i].limit);
 		snprintf(nums[i][1], sizeof(nums[i][1]), "%lld", (long long)lims[i].interval_us);
@@ -253,8 +280,8 @@ static redisReply *redis_eval(struct rl_redis *r, const struct rl_limit *lims, s
 	return rep;
 }
 
-int rl_redis_take(struct rl_redis *r, const struct rl_limit *lims, size_t n,
-		  struct rl_outcome *out)
+int rl_redis_take(struct rl_redis *r, const struct rl_limit *lims, size_t n, int64_t want,
+		  int64_t refund, struct rl_outcome *out, int64_t *got)
 {
 	redisReply *rep = NULL;
 	bool noscript = false;
@@ -264,22 +291,27 @@ int rl_redis_take(struct rl_redis *r, const struct rl_limit *lims, size_t n,
 		n = RL_MAX_LIMITS;
 	if (redis_connect(r) != 0)
 		return -1;
-	rep = redis_eval(r, lims, n, &noscript);
+	*got = 0;
+	if (want < 1)
+		want = 1;
+	if (refund < 0)
+		refund = 0;
+	rep = redis_eval(r, lims, n, want, refund, &noscript);
 	if (noscript) {
 		freeReplyObject(rep);
 		rep = NULL;
 		if (redis_load_script(r) == 0)
-			rep = redis_eval(r, lims, n, &noscript);
+			rep = redis_eval(r, lims, n, want, refund, &noscript);
 	}
 	if (rep == NULL) {
 		redis_down(r, r->c != NULL && r->c->err ? r->c->errstr : "no reply");
 		return -1;
 	}
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 5) {
-		long long v[5];
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 6) {
+		long long v[6];
 
 		rc = 0;
-		for (size_t i = 0; i < 5; i++) {
+		for (size_t i = 0; i < 6; i++) {
 			if (rep->element[i]->type != REDIS_REPLY_INTEGER)
 				rc = -1;
 			else
@@ -291,6 +323,9 @@ int rl_redis_take(struct rl_redis *r, const struct rl_limit *lims, size_t n,
 			out->remaining = v[2];
 			out->reset_in_us = v[3];
 			out->retry_in_us = v[4];
+			*got = out->allowed && v[5] >= 1 && v[5] <= want ? v[5] : 0;
+			if (out->allowed && *got == 0)
+				rc = -1;
 		}
 	}
 	if (rc != 0)

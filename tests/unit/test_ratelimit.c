@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "ratelimit.h"
+#include "util/timeutil.h"
 
 static char shm_path[64];
 
@@ -315,6 +316,105 @@ static void test_redis(void **state)
 	unlink(shm_path);
 }
 
+/* How many EVALSHA Redis has run so far (INFO commandstats). */
+static long long redis_evalsha_calls(void)
+{
+	struct timeval tv = { 1, 0 };
+	redisContext *rc = redisConnectWithTimeout("127.0.0.1", 6379, tv);
+	redisReply *rep = rc ? redisCommand(rc, "INFO commandstats") : NULL;
+	const char *p = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, "cmdstat_evalsha:calls=") : NULL;
+	long long n = p ? atoll(p + 22) : 0;
+
+	if (rep != NULL)
+		freeReplyObject(rep);
+	if (rc != NULL)
+		redisFree(rc);
+	return n;
+}
+
+/*
+ * Two limiters (two workers) share one principal's limit in Redis. A busy
+ * principal far from its limit costs a round trip per several requests;
+ * near the limit it is charged one request at a time, and the two never
+ * let more through than the limit; unspent units come back.
+ */
+static void test_redis_leases(void **state)
+{
+	struct config c;
+	struct ratelimit *a = NULL, *b = NULL;
+	struct ratelimit_result r;
+	struct principal who;
+	const char *why = NULL;
+	char id[64];
+	long long calls;
+	int allowed = 0;
+	int64_t before, after, t0, refill;
+
+	(void)state;
+	if (!redis_up()) {
+		fprintf(stderr, "test_redis_leases: SKIPPED: no Redis answers on 127.0.0.1:6379\n");
+		skip();
+	}
+	setenv("DBAUDIT_RATELIMIT_REDIS_URL", "redis://127.0.0.1:6379/0", 1);
+	/* An hour's window: GCRA refills about 28 a second meanwhile. */
+	setenv("DBAUDIT_RATELIMIT_WINDOW_S", "3600", 1);
+	cfg_load(&c, "100000", "60");
+	assert_int_equal(ratelimit_create(&c, &a, &why), API_OK);
+	assert_int_equal(ratelimit_create(&c, &b, &why), API_OK);
+	snprintf(id, sizeof(id), "key_lease_%d_%ld", (int)getpid(), (long)time(NULL));
+	who_init(&who, id, PLAN_FREE);
+
+	/* Far from the limit: 2,000 requests, far fewer round trips. */
+	calls = redis_evalsha_calls();
+	t0 = time_mono_us();
+	before = 100000;
+	for (int i = 0; i < 2000; i++) {
+		assert_int_equal(ratelimit_check(i % 2 ? a : b, &who, "GET", "/v1/databases", &r), API_OK);
+		assert_true(r.allowed && r.limited);
+		assert_int_equal(r.limit, 100000);
+		assert_true(r.remaining < before + 40);   /* never more than the leases' units back */
+		before = r.remaining;
+	}
+	calls = redis_evalsha_calls() - calls;
+	assert_in_range(calls, 1, 400);
+
+	/* Unspent units come back: a's lease expires, its next take refunds. */
+	sleep(2);
+	assert_int_equal(ratelimit_check(a, &who, "GET", "/v1/databases", &r), API_OK);
+	assert_int_equal(ratelimit_check(b, &who, "GET", "/v1/databases", &r), API_OK);
+	after = r.remaining;
+	/*
+	 * 2,002 requests charged and nothing held (both took one unit after
+	 * giving their leases back), less one request's worth for every 36 ms
+	 * (an hour / 100,000) since the first; without the refund the leases
+	 * would still hold up to 31 units each.
+	 */
+	refill = (time_mono_us() - t0) / 36000;
+	assert_in_range(after, 100000 - 2002 + refill - 3, 100000 - 2002 + refill + 3);
+	ratelimit_free(a);
+	ratelimit_free(b);
+	config_cleanup(&c);
+	unsetenv("DBAUDIT_RATELIMIT_WINDOW_S");
+
+	/* Near the limit: exact, whichever worker serves. */
+	cfg_load(&c, "300", "60");
+	assert_int_equal(ratelimit_create(&c, &a, &why), API_OK);
+	assert_int_equal(ratelimit_create(&c, &b, &why), API_OK);
+	snprintf(id, sizeof(id), "key_lease2_%d_%ld", (int)getpid(), (long)time(NULL));
+	who_init(&who, id, PLAN_FREE);
+	for (int i = 0; i < 600; i++) {
+		assert_int_equal(ratelimit_check(i % 3 ? a : b, &who, "GET", "/v1/databases", &r), API_OK);
+		allowed += r.allowed;
+	}
+	/* GCRA refills one every 200 ms while the loop runs. */
+	assert_in_range(allowed, 300, 302);
+	ratelimit_free(a);
+	ratelimit_free(b);
+	config_cleanup(&c);
+	unsetenv("DBAUDIT_RATELIMIT_REDIS_URL");
+	unlink(shm_path);
+}
+
 static void test_redis_unreachable(void **state)
 {
 	struct config c;
@@ -361,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_layout_change),
 		cmocka_unit_test(test_guard),
 		cmocka_unit_test(test_redis),
+		cmocka_unit_test(test_redis_leases),
 		cmocka_unit_test(test_redis_unreachable),
 	};
 

@@ -68,7 +68,8 @@ enum api_err detect_counters_open(const char *path, int64_t slots, const char *r
 		return API_ERR_INTERNAL;
 	}
 	if (redis_url != NULL && redis_url[0] != '\0') {
-		if (rl_redis_create(redis_url, redis_timeout_ms, &dc->redis, why) != 0) {
+		if (rl_redis_create(redis_url, redis_timeout_ms, "detect",
+				    "the login-anomaly detector counts nothing", &dc->redis, why) != 0) {
 			free(dc);
 			return API_ERR_INTERNAL;
 		}

@@ -142,8 +142,9 @@ enum api_err ratelimit_create(const struct config *cfg, struct ratelimit **out,
 	rl->fail_closed = strcmp(cfg->ratelimit_redis_fail, "closed") == 0;
 	if (rl_shm_open(path, cfg->ratelimit_slots, &rl->shm, why) != 0 ||
 	    (cfg->ratelimit_redis_url[0] != '\0' &&
-	     rl_redis_create(cfg->ratelimit_redis_url, cfg->ratelimit_redis_timeout_ms,
-			     &rl->redis, why) != 0)) {
+	     rl_redis_create(cfg->ratelimit_redis_url, cfg->ratelimit_redis_timeout_ms, "ratelimit",
+			     "requests pass or fail as ratelimit_redis_fail says", &rl->redis,
+			     why) != 0)) {
 		ratelimit_free(rl);
 		return API_ERR_INTERNAL;
 	}

@@ -66,10 +66,12 @@ struct rl_redis;
 
 /*
  * Prepares a Redis client for url ("redis://host[:port][/db]") with every
- * call bounded by timeout_ms. Connects lazily. Returns 0, or -1 with *why.
+ * call bounded by timeout_ms. Connects lazily. who names the user in its
+ * log lines ("ratelimit") and outage what happens meanwhile (static
+ * strings). Returns 0, or -1 with *why.
  */
-int rl_redis_create(const char *url, int64_t timeout_ms, struct rl_redis **out,
-		    const char **why);
+int rl_redis_create(const char *url, int64_t timeout_ms, const char *who, const char *outage,
+		    struct rl_redis **out, const char **why);
 
 /* Frees r; NULL is a no-op. */
 void rl_redis_free(struct rl_redis *r);

@@ -97,6 +97,8 @@ static const char window_lua[] =
 	"return n\n";
 
 struct rl_redis {
+	const char *who;        /* for the log lines: "ratelimit" */
+	const char *outage;     /* what happens while Redis is down */
 	char host[256];
 	int port;
 	int db;
@@ -108,8 +110,8 @@ struct rl_redis {
 	int64_t retry_at_ms;    /* no connection attempt before this */
 };
 
-int rl_redis_create(const char *url, int64_t timeout_ms, struct rl_redis **out,
-		    const char **why)
+int rl_redis_create(const char *url, int64_t timeout_ms, const char *who, const char *outage,
+		    struct rl_redis **out, const char **why)
 {
 	struct rl_redis *r;
 	const char *h, *colon, *slash, *end;
@@ -127,6 +129,8 @@ int rl_redis_create(const char *url, int64_t timeout_ms, struct rl_redis **out,
 	}
 	r->port = 6379;
 	r->timeout_ms = timeout_ms;
+	r->who = who;
+	r->outage = outage;
 	h = url + 8;
 	slash = strchr(h, '/');
 	end = slash ? slash : h + strlen(h);
@@ -172,9 +176,8 @@ void rl_redis_free(struct rl_redis *r)
 static void redis_down(struct rl_redis *r, const char *what)
 {
 	if (!r->down)
-		log_msg(LOG_WARN, "ratelimit: Redis %s:%d is unavailable (%s); requests pass "
-			"or fail as ratelimit_redis_fail says until it is back",
-			r->host, r->port, what);
+		log_msg(LOG_WARN, "%s: Redis %s:%d is unavailable (%s); %s until it is back",
+			r->who, r->host, r->port, what, r->outage);
 	r->down = true;
 	r->retry_at_ms = time_mono_ms() + RL_REDIS_RETRY_MS;
 	if (r->c != NULL) {
@@ -238,7 +241,7 @@ static int redis_connect(struct rl_redis *r)
 		return -1;
 	}
 	if (r->down)
-		log_msg(LOG_INFO, "ratelimit: Redis %s:%d is reachable again", r->host, r->port);
+		log_msg(LOG_INFO, "%s: Redis %s:%d is reachable again", r->who, r->host, r->port);
 	r->down = false;
 	return 0;
 }

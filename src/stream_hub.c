@@ -29,6 +29,7 @@
  * answer and only be loaded more.
  */
 #define READER_STORE_TIMEOUT_MS 30000
+#define READER_JOIN_GRACE_S 3
 
 struct stream_hub {
 	const struct config *cfg;       /* borrowed */
@@ -384,8 +385,22 @@ void stream_hub_free(struct stream_hub *h)
 	if (h == NULL)
 		return;
 	stream_hub_stop(h);
-	if (h->reader_started)
-		pthread_join(h->reader, NULL);
+	if (h->reader_started) {
+		struct timespec until;
+
+		/*
+		 * The reader may be inside a store call of up to
+		 * READER_STORE_TIMEOUT_MS (a store outage). A process that is
+		 * exiting does not wait for it: it leaves the hub to the exit.
+		 */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += READER_JOIN_GRACE_S;
+		if (pthread_timedjoin_np(h->reader, NULL, &until) != 0) {
+			log_msg(LOG_WARN, "stream reader: still in a store call after %d s; "
+				"not waiting for it", READER_JOIN_GRACE_S);
+			return;
+		}
+	}
 	for (size_t i = 0; h->ring != NULL && i < h->len; i++)
 		stream_event_unref(ring_at(h, i));
 	free(h->ring);

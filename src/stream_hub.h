@@ -78,7 +78,12 @@ enum api_err stream_hub_create(const struct config *cfg, stream_render_fn render
 /* Makes every stream_hub_next return STREAM_STOP, now and later (a reload). */
 void stream_hub_stop(struct stream_hub *h);
 
-/* Stops the reader and frees the hub; NULL is a no-op. Call after every stream ended. */
+/*
+ * Stops the reader and frees the hub; NULL is a no-op. Call after every
+ * stream ended. A reader still in a store call after a few seconds (an
+ * outage) is left running and the hub is not freed: for a process about
+ * to exit.
+ */
 void stream_hub_free(struct stream_hub *h);
 
 enum stream_next {

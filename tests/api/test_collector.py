@@ -514,16 +514,18 @@ def test_kill9_mid_batch_then_restart_loses_and_repeats_nothing(pg, tenant_key, 
     dbid = register(base_url, tenant_key, "postgresql", pg.port, "pg9_" + mark)
     c = Collector(build_dir, base_url, tenant_key, {"pg": pg_source(pg, dbid)}, tmp,
                   batch_size=10, flush_ms=0).skip_existing("pg", dbid, pg_logs(pg))
-    stmts = [f"select {i} as m{mark}" for i in range(300)]
+    # Enough statements that the kill lands mid-way: on an idle machine the
+    # collector sent 300 (30 batches) between two polls of the wait below.
+    stmts = [f"select {i} as m{mark}" for i in range(3000)]
     pg.psql(";\n".join(stmts) + ";\n")
     collectors.append(c.start())
     wait_until(lambda: len(marked(events_of(base_url, tenant_key, dbid), mark)) >= 30, 60,
-               "the first batches")
+               "the first batches", every=0.1)
     c.kill9()
     got = len(marked(events_of(base_url, tenant_key, dbid), mark))
-    assert got < 300, "the collector finished before it was killed: nothing was tested"
+    assert got < len(stmts), "the collector finished before it was killed: nothing was tested"
     collectors.append(c.start())
-    events = wait_marked(base_url, tenant_key, dbid, mark, 300, timeout=180)
+    events = wait_marked(base_url, tenant_key, dbid, mark, len(stmts), timeout=240)
     assert_once_each(events, mark, stmts)
     c.stop()
 

@@ -242,22 +242,24 @@ def register(base_url, key, dbtype, port, database):
 
 def events_of(base_url, key, dbid):
     """The events the collector sent for dbid: not those the built-in detectors
-    and policies derived from them (external_id "policy:...", docs/policies.md)."""
+    and policies derived from them (external_id "policy:...", docs/policies.md).
+    Read in commit order with the cursor, as a SIEM does: page numbers would
+    shift under a collector still sending, and show an event twice."""
     out = []
-    page = 1
+    cursor = ""
     while True:
         r = requests.get(base_url + "/v1/events", headers={"X-Api-Key": key}, timeout=30,
-                         params={"database_id": dbid, "limit": 1000, "page": page})
+                         params={"database_id": dbid, "limit": 1000, "cursor": cursor})
         if r.status_code == 503:
             # the development store (FerretDB) can time out under a busy machine: try again
             time.sleep(1)
             continue
         assert r.status_code == 200, r.text
-        batch = r.json()["events"]
-        out.extend(e for e in batch if not (e.get("external_id") or "").startswith("policy:"))
-        if len(batch) < 1000:
+        body = r.json()
+        out.extend(e for e in body["events"] if not (e.get("external_id") or "").startswith("policy:"))
+        cursor = body["pagination"]["next_cursor"]
+        if not body["pagination"]["has_more"]:
             return out
-        page += 1
 
 
 def marked(events, mark):

@@ -115,6 +115,12 @@ void api_link_next(struct ctx *c, const char *path, const char *cursor_name,
 		   const char *const *carry);
 
 /*
+ * Answers 200 with a page of a list: {"data": data, "pagination": {total,
+ * page, per_page}}. Takes data's reference.
+ */
+void api_respond_page(struct ctx *c, json_t *data, int64_t total, int64_t page, int64_t per_page);
+
+/*
  * The tenant a write lands in. requested is the body's tenant_id (NULL if
  * absent). A principal with one tenant writes there (a different requested
  * tenant is 403); one with several must name one of them (400 when absent,

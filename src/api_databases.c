@@ -178,9 +178,7 @@ enum api_err api_databases_list(struct ctx *c)
 		json_array_append_new(data, dbrec_view_summary(rec, json_string_value(
 						  json_object_get(times, id ? id : ""))));
 	}
-	http_response_json(c->res, 200, json_pack("{s:o,s:{s:I,s:I,s:I}}", "data", data,
-						   "pagination", "total", (json_int_t)total,
-						   "page", (json_int_t)page, "per_page", (json_int_t)per_page));
+	api_respond_page(c, data, total, page, per_page);
 	data = NULL;
 out:
 	json_decref(data);

@@ -104,9 +104,7 @@ enum api_err api_policies_list(struct ctx *c)
 		json_decref(docs);
 		docs = NULL;
 	}
-	http_response_json(c->res, 200, json_pack("{s:o,s:{s:I,s:I,s:I}}", "data", data,
-						   "pagination", "total", (json_int_t)total,
-						   "page", (json_int_t)page, "per_page", (json_int_t)per_page));
+	api_respond_page(c, data, total, page, per_page);
 	data = NULL;
 out:
 	json_decref(docs);

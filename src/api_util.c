@@ -119,6 +119,13 @@ static int append_encoded(struct buf *b, const char *s)
 	return 0;
 }
 
+void api_respond_page(struct ctx *c, json_t *data, int64_t total, int64_t page, int64_t per_page)
+{
+	http_response_json(c->res, 200, json_pack("{s:o,s:{s:I,s:I,s:I}}", "data", data,
+						   "pagination", "total", (json_int_t)total,
+						   "page", (json_int_t)page, "per_page", (json_int_t)per_page));
+}
+
 void api_link_next(struct ctx *c, const char *path, const char *cursor_name,
 		   const char *cursor, const char *limit_name, int64_t limit,
 		   const char *const *carry)

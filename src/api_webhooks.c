@@ -210,9 +210,7 @@ enum api_err api_webhooks_list(struct ctx *c)
 	json_array_foreach(items, i, rec)
 		json_array_append_new(data, view(rec));
 	json_decref(items);
-	http_response_json(c->res, 200, json_pack("{s:o,s:{s:I,s:I,s:I}}", "data", data,
-						   "pagination", "total", (json_int_t)total,
-						   "page", (json_int_t)page, "per_page", (json_int_t)per_page));
+	api_respond_page(c, data, total, page, per_page);
 	return API_OK;
 }
 
@@ -303,9 +301,7 @@ enum api_err api_webhooks_deliveries(struct ctx *c)
 	json_array_foreach(items, i, d)
 		json_array_append_new(data, delivery_view(d));
 	json_decref(items);
-	http_response_json(c->res, 200, json_pack("{s:o,s:{s:I,s:I,s:I}}", "data", data,
-						   "pagination", "total", (json_int_t)total,
-						   "page", (json_int_t)page, "per_page", (json_int_t)per_page));
+	api_respond_page(c, data, total, page, per_page);
 	return API_OK;
 }
 

@@ -26,6 +26,7 @@
 #define CATCH_UP_PAGE 200
 #define WATERMARK_MAX_STEPS 2000
 #define CATCH_UP_RETRY_MS 1000
+#define CATCH_UP_RETRY_MAX_MS 16000
 
 /* One open stream. Its filter's strings point into the request, which the
  * server keeps until the stream has ended. */
@@ -36,6 +37,7 @@ struct stream_session {
 	struct event_filter f;
 	int64_t pos;                  /* commit sequence of the last event passed */
 	struct stream_slot *slot;     /* owned */
+	bool attached;                /* counted by the hub (stream_hub_attach) */
 	char rid[65];
 };
 
@@ -45,6 +47,8 @@ static void session_free(void *arg)
 
 	if (s == NULL)
 		return;
+	if (s->attached)
+		stream_hub_detach(s->hub);
 	stream_slot_release(s->slot);
 	free(s);
 }
@@ -150,9 +154,12 @@ static void stream_run(void *arg, struct http_sink *sink)
 	int64_t beat = time_mono_ms() + cfg->stream_heartbeat_ms;
 	const char *why = "client gone";
 	bool failing = false;
+	int64_t retry_ms = CATCH_UP_RETRY_MS;
 
 	log_set_request_id(s->rid);
-	stream_hub_attach(s->hub);
+	if (!s->attached)
+		stream_hub_attach(s->hub);
+	s->attached = true;
 	metrics_add(METRIC_STREAM_SUBSCRIBERS, 1);
 	snprintf(line, sizeof(line), "retry: %lld\n\n", (long long)cfg->stream_retry_ms);
 	if (http_sink_send(sink, line, strlen(line)) != 0)
@@ -186,18 +193,26 @@ static void stream_run(void *arg, struct http_sink *sink)
 				 */
 				if (!failing)
 					log_msg(LOG_WARN, "stream: catching up from the store failed; "
-						"retrying every %d ms", CATCH_UP_RETRY_MS);
+						"retrying after %d ms, then less and less often",
+						CATCH_UP_RETRY_MS);
 				failing = true;
 				if (http_sink_send(sink, ": heartbeat\n\n", 13) != 0)
 					break;
 				beat = time_mono_ms() + cfg->stream_heartbeat_ms;
-				/* A stop cuts the pause short; the next turn ends the stream. */
-				stream_hub_pause(s->hub, CATCH_UP_RETRY_MS);
+				/*
+				 * A stop cuts the pause short; the next turn ends the
+				 * stream. The pause doubles, so that a store too slow
+				 * for the query is not asked it again and again.
+				 */
+				stream_hub_pause(s->hub, retry_ms);
+				if (retry_ms < CATCH_UP_RETRY_MAX_MS)
+					retry_ms *= 2;
 				continue;
 			}
 			if (failing)
 				log_msg(LOG_INFO, "stream: caught up from the store");
 			failing = false;
+			retry_ms = CATCH_UP_RETRY_MS;
 			continue;
 		} else {
 			if (send_events(sink, ev, n) != 0)
@@ -210,6 +225,7 @@ static void stream_run(void *arg, struct http_sink *sink)
 	}
 out:
 	stream_hub_detach(s->hub);
+	s->attached = false;
 	metrics_add(METRIC_STREAM_SUBSCRIBERS, -1);
 	log_msg(LOG_INFO, "stream of %s ended: %s", s->who.id, why);
 	log_set_request_id(NULL);
@@ -220,8 +236,12 @@ static const char *const stream_params[] = {
 	"last_event_id", NULL,
 };
 
-/* The commit sequence after which the stream starts: the resume id's, else now. */
-static enum api_err resume_position(struct ctx *c, int64_t *pos)
+/*
+ * The commit sequence after which the stream starts: the resume id's; else
+ * *now is set and the position is taken from the hub when the stream
+ * attaches (start_now).
+ */
+static enum api_err resume_position(struct ctx *c, int64_t *pos, bool *now)
 {
 	const char *id = c->req->last_event_id, *q = NULL;
 	json_t *doc = NULL, *seq;
@@ -232,10 +252,9 @@ static enum api_err resume_position(struct ctx *c, int64_t *pos)
 	/* The header wins: a client that reconnects sends the newer id there. */
 	if (id == NULL || id[0] == '\0')
 		id = q;
-	if (id == NULL || id[0] == '\0')
-		/* Now: the hub of an idle process may not have read it lately. */
-		return store_events_watermark(c->app->store, c->app->cfg->cursor_gap_lease_ms,
-					      time_now_ms(), WATERMARK_MAX_STEPS, pos);
+	*now = id == NULL || id[0] == '\0';
+	if (*now)
+		return API_OK;
 	if (!event_id_valid(id))
 		return api_fail(c, API_ERR_INVALID_PARAMETER,
 				"Last-Event-ID must be an event id (evt_ and 24 hex digits)");
@@ -261,6 +280,7 @@ enum api_err api_events_stream(struct ctx *c)
 	struct stream_session *s = NULL;
 	struct event_filter f;
 	int64_t pos = 0;
+	bool now = false;
 	enum api_err rc;
 
 	if (c->app->hub == NULL)
@@ -268,7 +288,7 @@ enum api_err api_events_stream(struct ctx *c)
 				"the event stream is served by the stream pool (location = /v1/events/stream)");
 	if ((rc = api_query_only(c, stream_params)) != API_OK ||
 	    (rc = api_events_parse_filter(c, &f)) != API_OK ||
-	    (rc = resume_position(c, &pos)) != API_OK)
+	    (rc = resume_position(c, &pos, &now)) != API_OK)
 		return rc;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -286,6 +306,24 @@ enum api_err api_events_stream(struct ctx *c)
 	}
 	s->app = c->app;
 	s->hub = c->app->hub;
+	if (now) {
+		/*
+		 * From now: the hub's position, taken as the stream attaches, so
+		 * the ring has every later event. A position read from the
+		 * store instead could be older than the ring (the reader skips
+		 * ahead while no stream is open) and cost a catch-up read.
+		 */
+		s->attached = true;
+		if (!stream_hub_attach_now(s->hub, &pos)) {
+			/* The reader has not read its first position yet. */
+			rc = store_events_watermark(c->app->store, cfg->cursor_gap_lease_ms, time_now_ms(),
+						    WATERMARK_MAX_STEPS, &pos);
+			if (rc != API_OK) {
+				session_free(s);
+				return rc;
+			}
+		}
+	}
 	s->who = *c->who;
 	s->f = f;
 	s->pos = pos;

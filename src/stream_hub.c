@@ -471,6 +471,20 @@ bool stream_hub_pause(struct stream_hub *h, int64_t ms)
 	return wait_stop(h, &h->news, ms);
 }
 
+bool stream_hub_attach_now(struct stream_hub *h, int64_t *pos)
+{
+	bool ready;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->streams++ == 0)
+		pthread_cond_broadcast(&h->pause);
+	ready = h->ready;
+	if (ready)
+		*pos = h->pos;
+	pthread_mutex_unlock(&h->mu);
+	return ready;
+}
+
 void stream_hub_attach(struct stream_hub *h)
 {
 	pthread_mutex_lock(&h->mu);

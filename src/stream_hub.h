@@ -109,6 +109,15 @@ bool stream_hub_pause(struct stream_hub *h, int64_t ms);
 
 /* Counts the streams of this process (a stream attaches while it runs). */
 void stream_hub_attach(struct stream_hub *h);
+
+/*
+ * Attaches a stream that starts "now" and, when the reader knows its
+ * position, writes it to *pos and returns true. Taken under the hub's lock
+ * with the attach, so the ring holds everything after it: the reader no
+ * longer skips ahead once a stream is attached, and the stream needs no
+ * read from the store to start.
+ */
+bool stream_hub_attach_now(struct stream_hub *h, int64_t *pos);
 void stream_hub_detach(struct stream_hub *h);
 int stream_hub_streams(struct stream_hub *h);
 

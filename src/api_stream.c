@@ -37,7 +37,6 @@ struct stream_session {
 	struct event_filter f;
 	int64_t pos;                  /* commit sequence of the last event passed */
 	struct stream_slot *slot;     /* owned */
-	bool attached;                /* counted by the hub (stream_hub_attach) */
 	char rid[65];
 };
 
@@ -47,8 +46,7 @@ static void session_free(void *arg)
 
 	if (s == NULL)
 		return;
-	if (s->attached)
-		stream_hub_detach(s->hub);
+	stream_hub_detach(s->hub);   /* attached by the handler */
 	stream_slot_release(s->slot);
 	free(s);
 }
@@ -157,9 +155,6 @@ static void stream_run(void *arg, struct http_sink *sink)
 	int64_t retry_ms = CATCH_UP_RETRY_MS;
 
 	log_set_request_id(s->rid);
-	if (!s->attached)
-		stream_hub_attach(s->hub);
-	s->attached = true;
 	metrics_add(METRIC_STREAM_SUBSCRIBERS, 1);
 	snprintf(line, sizeof(line), "retry: %lld\n\n", (long long)cfg->stream_retry_ms);
 	if (http_sink_send(sink, line, strlen(line)) != 0)
@@ -224,8 +219,6 @@ static void stream_run(void *arg, struct http_sink *sink)
 		beat = time_mono_ms() + cfg->stream_heartbeat_ms;
 	}
 out:
-	stream_hub_detach(s->hub);
-	s->attached = false;
 	metrics_add(METRIC_STREAM_SUBSCRIBERS, -1);
 	log_msg(LOG_INFO, "stream of %s ended: %s", s->who.id, why);
 	log_set_request_id(NULL);
@@ -279,7 +272,7 @@ enum api_err api_events_stream(struct ctx *c)
 	const struct config *cfg = c->app->cfg;
 	struct stream_session *s = NULL;
 	struct event_filter f;
-	int64_t pos = 0;
+	int64_t pos = 0, hub_pos = 0;
 	bool now = false;
 	enum api_err rc;
 
@@ -306,22 +299,22 @@ enum api_err api_events_stream(struct ctx *c)
 	}
 	s->app = c->app;
 	s->hub = c->app->hub;
-	if (now) {
-		/*
-		 * From now: the hub's position, taken as the stream attaches, so
-		 * the ring has every later event. A position read from the
-		 * store instead could be older than the ring (the reader skips
-		 * ahead while no stream is open) and cost a catch-up read.
-		 */
-		s->attached = true;
-		if (!stream_hub_attach_now(s->hub, &pos)) {
-			/* The reader has not read its first position yet. */
-			rc = store_events_watermark(c->app->store, cfg->cursor_gap_lease_ms, time_now_ms(),
-						    WATERMARK_MAX_STEPS, &pos);
-			if (rc != API_OK) {
-				session_free(s);
-				return rc;
-			}
+	/*
+	 * Attached from here until session_free. From now: the hub's
+	 * position, taken as the stream attaches, so the ring has every later
+	 * event. A position read from the store instead could be older than
+	 * the ring (the reader skips ahead while no stream is open) and cost a
+	 * catch-up read.
+	 */
+	if (stream_hub_attach_now(s->hub, &hub_pos) && now) {
+		pos = hub_pos;
+	} else if (now) {
+		/* The reader has not read its first position yet. */
+		rc = store_events_watermark(c->app->store, cfg->cursor_gap_lease_ms, time_now_ms(),
+					    WATERMARK_MAX_STEPS, &pos);
+		if (rc != API_OK) {
+			session_free(s);
+			return rc;
 		}
 	}
 	s->who = *c->who;

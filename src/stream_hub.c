@@ -487,10 +487,9 @@ bool stream_hub_attach_now(struct stream_hub *h, int64_t *pos)
 
 void stream_hub_attach(struct stream_hub *h)
 {
-	pthread_mutex_lock(&h->mu);
-	if (h->streams++ == 0)
-		pthread_cond_broadcast(&h->pause);
-	pthread_mutex_unlock(&h->mu);
+	int64_t pos;
+
+	(void)stream_hub_attach_now(h, &pos);
 }
 
 void stream_hub_detach(struct stream_hub *h)
